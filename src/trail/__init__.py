@@ -1,0 +1,27 @@
+"""trail: a flight recorder for coding agents, stored in git.
+
+Names are imported on first use, so that light entry points (agent hooks) do not pay for pygit2 and click.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Event", "Recorder", "Step", "TrailError", "__version__"]
+
+if TYPE_CHECKING:
+    from .errors import TrailError
+    from .events import Event
+    from .recorder import Recorder
+    from .store import Step
+
+_LAZY = {"Event": "events", "Recorder": "recorder", "Step": "store", "TrailError": "errors"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'trail' has no attribute {name!r}")

@@ -1,0 +1,301 @@
+"""The `trail` command line: parsing, output and exit codes only; the work is done by the modules it calls.
+
+Exit codes: 0 success, 1 a problem the message explains (TrailError), 2 a usage error, 3 an unexpected failure
+(a traceback is written to a log file named in the message), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import TrailError
+
+
+class Context:
+    """What every command shares: the directory trail runs in, and the repository found from it."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._repo: Any = None
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            from .repo import TrailRepo
+
+            self._repo = TrailRepo.discover(self.directory)
+        return self._repo
+
+    @property
+    def store(self) -> Any:
+        from .store import Store
+
+        return Store(self.repo)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "-C",
+    "directory",
+    default=".",
+    metavar="PATH",
+    help="Run as if trail was started in PATH (like git -C).",
+)
+@click.version_option(__version__, prog_name="trail")
+@click.pass_context
+def cli(ctx: click.Context, directory: str) -> None:
+    """trail: a flight recorder for coding agents.
+
+    trail records every step of an agent session (prompts, responses, tool calls, decisions) together with the
+    code of the working tree at that step, into the repository itself: each session is a ref,
+    refs/trail/sessions/<id>, and each step a commit on it. Your index, HEAD, branches and files are never
+    touched.
+
+    \b
+    Steps are named by:
+      SESSION@N   step N of a session (SESSION may be any unique prefix of its id)
+      @N          step N of the latest session (@0 is its last step, @-1 the one before)
+      SESSION     the last step of a session
+      COMMIT      a step's commit id, or any revision that names one (trail/sessions/<id>~2)
+
+    Start with `trail demo` to see a recorded session.
+    """
+    ctx.obj = Context(directory)
+
+
+@cli.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Prepare this repository for trail (.git/trail/ and its config file).
+
+    Optional: recording creates what it needs. The config file explains the settings
+    (snapshot.maxFileSize, redact.pattern, redact.enabled).
+    """
+    from .repo import init_trail
+
+    created = init_trail(ctx.repo)
+    state = "Initialized" if created else "Already initialized:"
+    click.echo(f"{state} trail in {ctx.repo.trail_dir}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@pass_ctx
+def sessions(ctx: Context, as_json: bool) -> None:
+    """List recorded sessions, most recently active first."""
+    from .views.terminal import format_sessions
+
+    found = ctx.store.sessions()
+    if as_json:
+        _echo_json([info.to_json() for info in found])
+    else:
+        click.echo(format_sessions(found), nl=False)
+
+
+@cli.command()
+@click.argument("session", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of steps, each with its full event.")
+@pass_ctx
+def log(ctx: Context, session: str | None, as_json: bool) -> None:
+    """Show the steps of SESSION (default: the latest session), oldest first.
+
+    SESSION is a session id or any unique prefix of one.
+    """
+    from .views.terminal import format_log
+
+    store = ctx.store
+    sid = store.resolve_session(session) if session else store.latest_session()
+    steps = store.steps(sid)
+    if as_json:
+        _echo_json([step.to_json() for step in steps])
+        return
+    info = store.session(sid)
+    click.echo(format_log(info, steps), nl=False)
+
+
+@cli.command()
+@click.argument("step")
+@click.option("--json", "as_json", is_flag=True, help="Print the step and its full event as JSON.")
+@pass_ctx
+def show(ctx: Context, step: str, as_json: bool) -> None:
+    """Show one step in full: what happened, its text, and which files it changed."""
+    from .views.terminal import format_step
+
+    store = ctx.store
+    found = store.resolve(step)
+    if as_json:
+        _echo_json(found.to_json())
+        return
+    stats = store.diff(None, found).stats
+    diffstat = (
+        f"{stats.files_changed} changed, {stats.insertions} insertions(+), {stats.deletions} deletions(-)"
+        if stats.files_changed
+        else "no change"
+    )
+    click.echo(format_step(found, diffstat), nl=False)
+
+
+@cli.command()
+@click.argument("step")
+@click.argument("step2", required=False)
+@click.option("--stat", is_flag=True, help="Show a summary of changed files instead of the patch.")
+@pass_ctx
+def diff(ctx: Context, step: str, step2: str | None, stat: bool) -> None:
+    """Show the code change of STEP, or from STEP to STEP2.
+
+    Same as `git diff STEP~1 STEP` (or `git diff STEP STEP2`) on the step commits.
+    """
+    store = ctx.store
+    first = store.resolve(step)
+    changes = store.diff(first, store.resolve(step2)) if step2 else store.diff(None, first)
+    if stat:
+        click.echo(changes.stats.format(0x1 | 0x4, 80), nl=False)  # FULL | SUMMARY
+        return
+    out = click.get_binary_stream("stdout")
+    for patch in changes:
+        if patch is not None:
+            out.write(patch.data)
+    out.flush()
+
+
+@cli.command()
+@click.argument("step")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@pass_ctx
+def checkout(ctx: Context, step: str, directory: str | None) -> None:
+    """Put the exact code of STEP in a new linked worktree and print its path.
+
+    The worktree is created at DIRECTORY (new or empty), or in a temporary folder, with a detached HEAD.
+    Your current working tree, index and branches are not touched. Remove it with
+    `git worktree remove PATH`.
+    """
+    from .timetravel import checkout_step
+
+    found = ctx.store.resolve(step)
+    path = checkout_step(ctx.repo, found, directory)
+    for item in found.omitted:
+        click.echo(f"note: {item.path} ({item.size} bytes) was over the size limit and is not in this step", err=True)
+    click.echo(str(path))
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+def demo(directory: str | None) -> None:
+    """Record a sample agent session in a throwaway repository, to try trail on.
+
+    The repository is created at DIRECTORY (new or empty) or in a temporary folder.
+    """
+    from .demo import run_demo
+
+    result = run_demo(directory)
+    sid = result.session_id
+    edit = next((s.n for s in result.steps if s.event.payload.get("name") == "Edit"), 2)
+    click.echo(f"Recorded a sample session of {len(result.steps)} steps in {result.path}\n")
+    click.echo("Try:")
+    lines = [
+        (f"cd {result.path}", ""),
+        ("trail log", "the session, step by step"),
+        (f"trail show @{edit}", "one step in full"),
+        (f"trail diff @{edit}", "the code change the agent made"),
+        (f"trail checkout @{edit - 1}", "the code just before that, in a new worktree"),
+        (f"git log --stat trail/sessions/{sid}", "the same history, with plain git"),
+    ]
+    width = max(len(cmd) for cmd, _ in lines[:-1])
+    for cmd, what in lines:
+        click.echo(f"  {cmd.ljust(width)}  {'# ' + what if what else ''}".rstrip())
+
+
+@cli.command()
+@pass_ctx
+def doctor(ctx: Context) -> None:
+    """Check that trail can record here, and show errors it logged."""
+    from .doctor import FAIL, run_checks
+
+    checks = run_checks(ctx.directory)
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        click.echo(f"[{c.status:>4}] {c.name.ljust(width)}  {c.detail}")
+    if any(c.status == FAIL for c in checks):
+        raise SystemExit(1)
+
+
+def _crash_log_path(directory: str) -> Path:
+    try:
+        from .repo import TrailRepo
+
+        repo = TrailRepo.discover(directory)
+        repo.ensure_dirs()
+        return repo.trail_dir / "crash.log"
+    except Exception:
+        return Path(tempfile.gettempdir()) / "trail-crash.log"
+
+
+def _directory_from_argv(argv: Sequence[str]) -> str:
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-C":
+            return argv[i + 1]
+    return "."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=args, prog_name="trail", standalone_mode=False)
+        return 0
+    except TrailError as e:
+        click.ClickException(str(e)).show()
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+    except BrokenPipeError:
+        # The reader went away (`trail log | head`): not an error. Stop Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception:
+        log = _crash_log_path(_directory_from_argv(args))
+        try:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"--- {datetime.now().isoformat()} trail {__version__} argv={args!r}\n")
+                f.write(traceback.format_exc())
+        except OSError:
+            log = Path("(could not write a log)")
+        kind = sys.exc_info()[0]
+        click.echo(
+            f"trail: unexpected error ({kind.__name__ if kind else 'unknown'}); this is a bug in trail. "
+            f"The details are in {log}: please include them in a report.",
+            err=True,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
