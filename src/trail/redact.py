@@ -81,8 +81,8 @@ OPENAI_KEY = Rule(
     "openai-key",
     re.compile(
         r"sk-(?<![A-Za-z0-9_-]sk-)(?!ant-)(?:proj-|svcacct-|admin-)?"
-        # A real key's random part always has an upper-case letter or a digit; requiring one keeps kebab-case
-        # names that happen to start with `sk-` (SpinKit's `sk-fading-circle-…` CSS classes) out.
+        # A real key's random part all but surely has an upper-case letter or a digit; requiring one keeps out
+        # kebab-case names that happen to start with `sk-` (SpinKit's `sk-fading-circle-…` CSS classes).
         r"(?=[A-Za-z0-9_-]*[A-Z0-9])[A-Za-z0-9_-]{20,}"
     ),
 )
@@ -158,7 +158,10 @@ class Redactor:
 
     @classmethod
     def with_extra_patterns(cls, patterns: Iterable[str]) -> Redactor:
-        """DEFAULT_RULES plus user regexes (kind "custom"); a regex that does not compile raises ConfigError."""
+        """DEFAULT_RULES plus user regexes (kind "custom"); a regex that does not compile is a ConfigError."""
+        if isinstance(patterns, str):
+            # A lone string is one pattern; iterating it would make every character a pattern of its own.
+            patterns = [patterns]
         extra: list[Rule] = []
         for source in patterns:
             try:
@@ -177,8 +180,8 @@ class Redactor:
         if not text:
             return text, counts
         pieces = self._split_markers(text)
-        # A rule's boundary checks can see a marker's edge where a later rule's secret used to be, and so find a
-        # match the first pass could not; repeating until nothing changes makes redacting twice the same as once.
+        # Once a later rule has replaced a secret, an earlier rule's boundary check sees a marker's edge there
+        # and may match where it could not before; repeating until nothing changes makes redaction idempotent.
         while True:
             replaced = 0
             for rule, needle in self._plan:
@@ -206,10 +209,10 @@ class Redactor:
             counts.update(found)
             return text
         if isinstance(value, dict):
+            # Only str keys can hold a secret; other keys are kept as they are, so they stay hashable.
             return {
-                # Only str keys can hold a secret; other keys stay as they are so they remain hashable.
-                (self._redact_value(key, counts) if isinstance(key, str) else key): self._redact_value(item, counts)
-                for key, item in value.items()
+                (self._redact_value(k, counts) if isinstance(k, str) else k): self._redact_value(v, counts)
+                for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             return [self._redact_value(item, counts) for item in value]
