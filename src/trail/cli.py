@@ -167,12 +167,15 @@ def diff(ctx: Context, step: str, step2: str | None, stat: bool) -> None:
     first = store.resolve(step)
     changes = store.diff(first, store.resolve(step2)) if step2 else store.diff(None, first)
     if stat:
-        click.echo(changes.stats.format(0x1 | 0x4, 80), nl=False)  # FULL | SUMMARY
+        from pygit2.enums import DiffStatsFormat
+
+        click.echo(changes.stats.format(DiffStatsFormat.FULL | DiffStatsFormat.INCLUDE_SUMMARY, 80), nl=False)
         return
-    out = click.get_binary_stream("stdout")
-    for patch in changes:
+    out = sys.stdout.buffer
+    for index in range(len(changes)):
+        patch = changes[index]
         if patch is not None:
-            out.write(patch.data)
+            out.write(patch.data)  # bytes: file contents and names need not be UTF-8
     out.flush()
 
 

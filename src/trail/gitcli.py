@@ -30,6 +30,10 @@ _KEEP = (
 )
 
 
+def _arg(value: str | os.PathLike[str]) -> str:
+    return os.fspath(value)
+
+
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP}
 
@@ -39,7 +43,7 @@ def run_git(args: Sequence[str | os.PathLike[str]], cwd: str | os.PathLike[str] 
     if shutil.which("git") is None:
         raise TrailError("the git command was not found: install git and make sure it is on PATH")
     result = subprocess.run(
-        ["git", *map(os.fspath, args)],
+        ["git", *map(_arg, args)],
         cwd=cwd,
         env=clean_env(),
         capture_output=True,
@@ -49,5 +53,5 @@ def run_git(args: Sequence[str | os.PathLike[str]], cwd: str | os.PathLike[str] 
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip()
-        raise TrailError(f"git {' '.join(map(os.fspath, args[:2]))} failed: {detail}")
+        raise TrailError(f"git {' '.join(map(_arg, args[:2]))} failed: {detail}")
     return result.stdout

@@ -127,7 +127,7 @@ class TrailConfig:
         if self._config is None:
             return []
         try:
-            return list(self._config.get_multivar(key))
+            return [value for value in self._config.get_multivar(key) if value is not None]
         except (KeyError, pygit2.GitError):
             return []
 

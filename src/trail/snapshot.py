@@ -36,6 +36,8 @@ _GIT_LOCATION_VARS = (
 _environ_lock = threading.Lock()
 
 INDEX_NAME = "index"
+# Open private indexes by (process, path): callers hold the worktree's snapshot lock while using one.
+_open_indexes: dict[tuple[int, str], pygit2.Index] = {}
 LOCK_NAME = "snapshot.lock"
 
 
@@ -72,15 +74,28 @@ def snapshot_worktree(repo: TrailRepo, max_file_size: int | None = None) -> Snap
 
 
 def _load_private_index(repo: TrailRepo) -> pygit2.Index:
+    """The worktree's private index, kept open between steps of one process (re-read only when another
+    process has written it since)."""
     path = repo.worktree_trail_dir / INDEX_NAME
+    key = (os.getpid(), os.fspath(path))
+    cached = _open_indexes.get(key)
+    if cached is not None and path.exists():
+        try:
+            cached.read(force=False)
+            return cached
+        except pygit2.GitError:
+            pass
+    _open_indexes.pop(key, None)
     if not path.exists():
         _seed_index(repo, path)
     try:
-        return _open_index(repo, path)
+        index = _open_index(repo, path)
     except pygit2.GitError:
         # An index libgit2 cannot read (corrupt, or a format it lacks): start over with an empty one.
         path.unlink(missing_ok=True)
-        return _open_index(repo, path)
+        index = _open_index(repo, path)
+    _open_indexes[key] = index
+    return index
 
 
 def _seed_index(repo: TrailRepo, path: os.PathLike[str]) -> None:
@@ -110,8 +125,7 @@ def _open_index(repo: TrailRepo, path: os.PathLike[str]) -> pygit2.Index:
             os.environ["GIT_WORK_TREE"] = os.fspath(repo.workdir)
             os.environ["GIT_INDEX_FILE"] = os.fspath(path)
             private = pygit2.Repository(os.fspath(repo.gitdir), RepositoryOpenFlag.FROM_ENV)
-            index = private.index
-            index.read(force=True)
+            index = private.index  # loads the file
         finally:
             for name in _GIT_LOCATION_VARS:
                 os.environ.pop(name, None)

@@ -390,12 +390,13 @@ class Store:
         if "@" in address and not address.startswith("@{"):
             session_text, _, number = address.rpartition("@")
             if number.lstrip("-").isdigit():
-                sid = self.resolve_session(session_text) if session_text else self.latest_session()
+                named = self.resolve_session(session_text) if session_text else self.latest_session()
                 n = int(number)
                 if n <= 0:  # @0 is the last step, @-1 the one before it
-                    info = self.session(sid)
-                    n = (info.steps if info else 0) + n
-                return self.step_at(sid, n)
+                    found = self.session(named)
+                    n = (found.steps if found else 0) + n
+                return self.step_at(named, n)
+        sid: str | None
         try:
             sid = self.resolve_session(address)
         except StepNotFoundError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from .. import events as ev
@@ -28,7 +29,7 @@ def format_sessions(sessions: list[SessionInfo]) -> str:
                 ev.one_line(title, 60),
             )
         )
-    return _table(rows, right_aligned={2})
+    return _table(rows, right_aligned=frozenset({2}))
 
 
 def step_line(step: Step) -> str:
@@ -44,7 +45,7 @@ def format_log(info: SessionInfo, steps: list[Step]) -> str:
     if info.title:
         header += f"  {ev.one_line(info.title, 60)}"
     rows = [(f"@{s.n}", s.commit[:10], local(s.time), s.kind, ev.one_line(step_line(s), 80)) for s in steps]
-    return header + "\n" + _table(rows, right_aligned={0}, indent="  ")
+    return header + "\n" + _table(rows, right_aligned=frozenset({0}), indent="  ")
 
 
 def format_step(step: Step, diffstat: str | None) -> str:
@@ -92,7 +93,7 @@ def _indent(text: str) -> str:
     return "\n".join(("    " + line) if line.strip() else "" for line in text.split("\n"))
 
 
-def _table(rows: list[tuple[str, ...]], right_aligned: set[int] = frozenset(), indent: str = "") -> str:  # type: ignore[assignment]
+def _table(rows: Sequence[tuple[str, ...]], right_aligned: frozenset[int] = frozenset(), indent: str = "") -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = []
     for row in rows:
