@@ -15,10 +15,9 @@ from typing import Any
 from . import events as ev
 from .errors import SessionEndedError
 from .events import Event
-from .redact import Redactor
 from .repo import TrailRepo
-from .snapshot import snapshot_worktree
-from .store import Step, Store, check_session_id
+from .store import Step, check_session_id
+from .writer import StepWriter
 
 
 class Recorder:
@@ -34,13 +33,12 @@ class Recorder:
         **session_fields: Any,
     ) -> None:
         self.repo = TrailRepo.discover(path)
-        self.store = Store(self.repo)
+        self.writer = StepWriter(self.repo)
+        self.store = self.writer.store
         self.session_id = check_session_id(session_id) if session_id is not None else ev.new_session_id()
         self.agent = agent
         self.model = model
         self._session_fields = session_fields
-        config = self.repo.config
-        self._redactor = Redactor.with_extra_patterns(config.redact_patterns) if config.redact_enabled else None
         self._lock = threading.RLock()
         self._started = False
         self._ended = False
@@ -150,11 +148,5 @@ class Recorder:
     def _record(self, kind: str, fields: dict[str, Any]) -> Step:
         payload = {k: v for k, v in fields.items() if v is not None}
         event = Event(kind=kind, payload=payload, session_id=self.session_id, agent=self.agent)
-        redacted: dict[str, int] = {}
-        if self._redactor is not None:
-            clean, counts = self._redactor.redact_value(payload)
-            event.payload = clean
-            redacted = dict(counts)
-        with self.store.session_lock(self.session_id):
-            snap = snapshot_worktree(self.repo)
-            return self.store.append(event, snap.tree, snap.omitted, redacted)
+        with self.writer.session_lock(self.session_id):
+            return self.writer.write(event, self.writer.snapshot())

@@ -47,6 +47,7 @@ class Step:
     omitted: tuple[OmittedFile, ...] = ()
     redacted: dict[str, int] = field(default_factory=dict)
     session: dict[str, Any] = field(default_factory=dict)
+    tree_source: str | None = None
 
     @property
     def kind(self) -> str:
@@ -76,6 +77,7 @@ class Step:
             "summary": self.summary,
             "omitted": [{"path": o.path, "size": o.size} for o in self.omitted],
             "redacted": self.redacted,
+            "tree_source": self.tree_source,
             "event": self.event.to_dict(),
         }
 
@@ -162,12 +164,16 @@ class Store:
     def append(
         self,
         event: Event,
-        tree: pygit2.Oid,
+        tree: pygit2.Oid | str | None,
         omitted: list[OmittedFile] | tuple[OmittedFile, ...] = (),
         redacted: dict[str, int] | None = None,
-        extra_parents: tuple[pygit2.Oid, ...] = (),
+        extra_parents: tuple[pygit2.Oid | str, ...] = (),
+        tree_source: str | None = None,
     ) -> Step:
         """Write `event` as the next step of its session and move the session ref to it.
+
+        `tree` None keeps the previous step's tree (a step that changed no code). `tree_source`, when the tree
+        is not the working tree of that moment, says what it is instead (shown as a `Trail-Tree` trailer).
 
         Objects are written first and the ref moves last, by compare-and-swap: a concurrent writer never loses a
         step, and a crash leaves the ref at a complete commit. Callers hold `session_lock` to keep step numbers
@@ -190,6 +196,8 @@ class Store:
                 n = 1
                 session = {"started": event.time.isoformat(), "agent": event.agent}
             parents += [str(p) for p in extra_parents if str(p) not in parents]
+            step_tree = str(tree) if tree is not None else (previous.tree if previous else self._base_tree(parents))
+            session.setdefault("worktree", str(self.repo.workdir))
             if event.model:
                 session["model"] = event.model  # the author of later steps without a model of their own
             if not session.get("title") and event.kind == ev.PROMPT:
@@ -215,13 +223,20 @@ class Store:
                 "redacted": dict(redacted or {}),
                 "session": session,
             }
-            raw = self._commit_bytes(stamped, record, str(tree), parents, omitted, redacted or {})
+            if tree_source:
+                record["tree_source"] = tree_source
+            raw = self._commit_bytes(stamped, record, step_tree, parents, omitted, redacted or {})
             oid = self.git.odb.write(ObjectType.COMMIT, raw)
             if self._compare_and_swap(ref, oid, old):
                 step = self.read_step(oid)
                 assert step is not None
                 return step
         raise TrailError(f"could not update {ref}: it kept changing under trail; try again")
+
+    def _base_tree(self, parents: list[str]) -> str:
+        if parents:
+            return str(self.git[parents[0]].peel(pygit2.Commit).tree_id)
+        return str(self.git.TreeBuilder().write())  # the empty tree
 
     def _ref_target(self, ref: str) -> pygit2.Oid | None:
         try:
@@ -266,7 +281,7 @@ class Store:
         lines += [f"parent {p}" for p in parents]
         lines += [f"author {author}", f"committer {committer}"]
         head = "\n".join(lines).encode() + b"\n" + HEADER + b" " + ev.dumps(record).encode("ascii") + b"\n"
-        message = format_message(event, omitted, redacted)
+        message = format_message(event, omitted, redacted, record.get("tree_source"))
         return head + b"\n" + message.encode("utf-8", "replace")
 
     # -- reading -----------------------------------------------------------------------------------------------
@@ -304,6 +319,7 @@ class Store:
             omitted=tuple(OmittedFile(o["path"], int(o["size"])) for o in record.get("omitted", [])),
             redacted=dict(record.get("redacted") or {}),
             session=dict(record.get("session") or {}),
+            tree_source=record.get("tree_source"),
         )
 
     def session_ids(self) -> list[str]:
@@ -442,6 +458,7 @@ def format_message(
     event: Event,
     omitted: list[OmittedFile] | tuple[OmittedFile, ...] = (),
     redacted: dict[str, int] | None = None,
+    tree_source: str | None = None,
 ) -> str:
     p = event.payload
     sections = [f"{label}:\n{_indent(text)}" if label else text for label, text in ev.sections(event, _BODY_LIMIT)]
@@ -463,6 +480,7 @@ def format_message(
         ("Trail-Parent-Session", p.get("parent_session")),
         ("Trail-Redacted", sum(redacted.values()) if redacted else None),
         ("Trail-Omitted", len(omitted) or None),
+        ("Trail-Tree", tree_source),
         ("Trail-Format", FORMAT_VERSION),
     ]
     trailer_block = "\n".join(f"{k}: {_trailer_value(v)}" for k, v in trailers if v not in (None, ""))
