@@ -350,6 +350,25 @@ class Store:
         """The steps of a session, oldest first."""
         return list(reversed(list(self.walk(session_id))))
 
+    def steps_leading_to(self, rev: str) -> list[tuple[SessionInfo, list[Step]]]:
+        """Sessions in which the person made commit `rev`: for each, the steps from the one after their previous
+        commit (or the session's start) to the step recording this one."""
+        try:
+            commit = str(self.git.revparse_single(rev).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise StepNotFoundError(f"{rev!r} names no commit") from None
+        found = []
+        for info in self.sessions():
+            steps = self.steps(info.id)
+            start = 0
+            for i, step in enumerate(steps):
+                if step.kind == "user_commit" and commit in step.parents[1:]:
+                    found.append((info, steps[start : i + 1]))
+                    break
+                if step.kind == "user_commit":
+                    start = i + 1
+        return found
+
     def diff(self, old: Step | None, new: Step) -> pygit2.Diff:
         """The change from `old` to `new`; with no `old`, the change `new` made (from its first parent)."""
         new_tree = self.git[new.tree].peel(pygit2.Tree)
@@ -371,6 +390,11 @@ class Store:
         if text in ids:
             return text
         matches = [sid for sid in ids if sid.startswith(text)]
+        if len(matches) > 1:
+            # A parent and its subagents share a prefix: the prefix means the parent.
+            parents = [sid for sid in matches if ".agent-" not in sid[len(text) :]]
+            if len(parents) == 1 and all(m == parents[0] or m.startswith(parents[0] + ".") for m in matches):
+                matches = parents
         if len(matches) == 1:
             return matches[0]
         if matches:

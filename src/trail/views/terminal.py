@@ -32,6 +32,17 @@ def format_sessions(sessions: list[SessionInfo]) -> str:
     return _table(rows, right_aligned=frozenset({2}))
 
 
+def format_commit_origins(commit: str, origins: list[tuple[SessionInfo, list[Step]]]) -> str:
+    if not origins:
+        return f"No recorded session made commit {commit} (commits are recorded by `trail hooks install git`).\n"
+    out = []
+    for info, steps in origins:
+        first, last = steps[0], steps[-1]
+        out.append(f"session {info.id}  {info.agent or 'agent'}: steps @{first.n} to @{last.n}")
+        out += [f"  @{s.n:<4} {s.kind:<14} {ev.one_line(step_line(s), 80)}" for s in steps]
+    return "\n".join(out) + "\n"
+
+
 def step_line(step: Step) -> str:
     summary = step.summary
     tokens = _tokens(step)

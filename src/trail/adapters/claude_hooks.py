@@ -1,0 +1,303 @@
+"""Claude Code hook payloads turned into steps, with the transcript filling in what hooks do not carry.
+
+Hooks give the moments (a prompt, a tool call and its result, the code at that time); the transcript gives the
+model's words, thinking and token usage, read incrementally from where the last hook left off. Everything for one
+session happens under that session's lock, so hooks that Claude Code runs in parallel lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .. import events as ev
+from ..events import Event
+from ..repo import TrailRepo
+from ..snapshot import Snapshot
+from ..store import SESSION_ID_RE, Step
+from ..writer import StepWriter
+from .claude_transcript import AGENT, Cursor, TranscriptConverter, read_lines
+
+EXTERNAL_CHANGE = "external_change"
+TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+# Payload fields that become the step itself; everything else is kept under "hook".
+_CONSUMED = {
+    "session_id",
+    "hook_event_name",
+    "tool_name",
+    "tool_input",
+    "tool_response",
+    "tool_use_id",
+    "error",
+    "duration_ms",
+    "prompt",
+    "message",
+    "last_assistant_message",
+    "reason",
+}
+
+
+class HookPayloadError(ValueError):
+    """The payload is not a Claude Code hook payload trail can route."""
+
+
+def child_session_id(session_id: str, agent_id: str) -> str:
+    """The session of a subagent: its parent's id and its own, both visible in the ref name."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "-", agent_id)[:60] or "agent"
+    return f"{session_id}.agent-{clean}"
+
+
+class ClaudeHookHandler:
+    """Handles one hook call for one repository."""
+
+    def __init__(self, repo: TrailRepo) -> None:
+        self.repo = repo
+        self.writer = StepWriter(repo)
+        self.store = self.writer.store
+        self._snapshot: Snapshot | None = None
+
+    def handle(self, payload: dict[str, Any]) -> list[Step]:
+        name = payload.get("hook_event_name")
+        session_id = payload.get("session_id")
+        if not isinstance(name, str) or not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+            raise HookPayloadError("the payload has no usable hook_event_name and session_id")
+        agent_id = payload.get("agent_id")
+        if isinstance(agent_id, str) and agent_id and (name in TOOL_EVENTS or name.startswith("Subagent")):
+            return self._subagent(name, session_id, agent_id, payload)
+        with self.writer.session_lock(session_id):
+            return _SessionCall(self, session_id, payload).run(name)
+
+    def snapshot(self) -> Snapshot:
+        """The working tree now; taken once per hook call, however many steps it records."""
+        if self._snapshot is None:
+            self._snapshot = self.writer.snapshot()
+        return self._snapshot
+
+    def _subagent(self, name: str, parent: str, agent_id: str, payload: dict[str, Any]) -> list[Step]:
+        child = child_session_id(parent, agent_id)
+        with self.writer.session_lock(child):
+            call = _SessionCall(self, child, payload, parent=parent)
+            if name == "SubagentStart":
+                return call.start(source="subagent")
+            if name == "SubagentStop":
+                return call.subagent_stop()
+            if name == "PreToolUse":
+                return []
+            return call.run(name)
+
+
+class _SessionCall:
+    """One hook call's work on one session, with that session's saved transcript cursor."""
+
+    def __init__(
+        self, handler: ClaudeHookHandler, session_id: str, payload: dict[str, Any], parent: str | None = None
+    ) -> None:
+        self.handler = handler
+        self.writer = handler.writer
+        self.session_id = session_id
+        self.payload = payload
+        self.parent = parent
+        self.state_path = handler.repo.trail_dir / "claude" / f"{session_id}.json"
+        self.state = self._load()
+        self.cursor = Cursor.from_json(self.state.get("cursor") or {})
+        self.steps: list[Step] = []
+
+    # -- dispatch ------------------------------------------------------------------------------------------------
+
+    def run(self, name: str) -> list[Step]:
+        p = self.payload
+        if name == "SessionStart":
+            self.start(source=str(p.get("source") or "startup"))
+        elif name == "UserPromptSubmit":
+            self._ensure_started()
+            self._catch_up()
+            self.cursor.last_text = None  # a new turn: Stop compares against this turn's words only
+            self._external_change()
+            self._write(ev.PROMPT, {"text": p.get("prompt")}, None)
+        elif name == "PreToolUse":
+            self._ensure_started()
+            self._catch_up()
+            self._external_change()
+        elif name in ("PostToolUse", "PostToolUseFailure"):
+            self._ensure_started()
+            if isinstance(p.get("tool_use_id"), str):
+                self.cursor.recorded_tools.add(p["tool_use_id"])  # this hook records it, not the transcript
+            self._catch_up()
+            self._tool_call(failed=name == "PostToolUseFailure")
+        elif name == "Stop":
+            self._ensure_started()
+            self._end_of_turn(final=False)
+            self._stop_fallback()
+        elif name == "Notification":
+            self._ensure_started()
+            self._write(ev.NOTE, {"text": p.get("message"), "title": p.get("title")}, None)
+        elif name == "PreCompact":
+            self._ensure_started()
+            self._catch_up()
+            trigger = p.get("trigger") or "unknown"
+            self._write(ev.NOTE, {"text": f"Context compaction ({trigger})"}, None)
+        elif name == "SessionEnd":
+            self._ensure_started()
+            self._end_of_turn(final=True)
+            self._write(ev.SESSION_END, {"reason": p.get("reason")}, None)
+        else:
+            self._ensure_started()
+            self._write(ev.NOTE, {"text": f"Claude Code hook {name}"}, None)
+        self._save()
+        return self.steps
+
+    def start(self, source: str) -> list[Step]:
+        p = self.payload
+        fields: dict[str, Any] = {"source": source, "model": p.get("model")}
+        if self.parent is not None:
+            parent_tip = self.handler.store.session(self.parent)
+            fields.update(
+                parent_session=self.parent,
+                parent_step=parent_tip.steps if parent_tip else None,
+                agent_id=p.get("agent_id"),
+                agent_type=p.get("agent_type"),
+            )
+        transcript = self._transcript_path()
+        if self.parent is None and transcript is not None and "cursor" not in self.state:
+            # Record from now on: what came before this hook is history (`trail import claude` takes it).
+            self.cursor.offset = _size(transcript)
+        self._write(ev.SESSION_START, fields, self.handler.snapshot())
+        self._save()
+        return self.steps
+
+    def subagent_stop(self) -> list[Step]:
+        self._ensure_started()
+        self._catch_up(final=True, prompts=True, defer_tools=False)
+        self._write(ev.SESSION_END, {"reason": "subagent finished"}, None)
+        self._save()
+        return self.steps
+
+    # -- pieces --------------------------------------------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        if self.handler.store.session(self.session_id) is None:
+            self.start(source="startup" if self.parent is None else "subagent")
+
+    def _tool_call(self, failed: bool) -> None:
+        p = self.payload
+        tool_id = p.get("tool_use_id")
+        fields: dict[str, Any] = {
+            "name": p.get("tool_name"),
+            "input": p.get("tool_input"),
+            "output": p.get("tool_response"),
+            "error": p.get("error") if failed else None,
+            "duration_ms": p.get("duration_ms"),
+            "tool_use_id": tool_id,
+        }
+        if isinstance(tool_id, str):
+            self.cursor.recorded_tools.add(tool_id)
+            self.cursor.deferred.pop(tool_id, None)
+            self.cursor.tool_uses.pop(tool_id, None)
+        self._write(ev.TOOL_CALL, fields, self.handler.snapshot())
+
+    def _end_of_turn(self, final: bool) -> None:
+        self._catch_up(final=final)
+        converter = self._converter(prompts=False, defer_tools=True)
+        for event in converter.deferred() + (converter.unresolved() if final else []):
+            self._append(event, None)
+        self._external_change()
+
+    def _stop_fallback(self) -> None:
+        # The transcript is written asynchronously: at Stop it may not hold the last answer yet. Record the
+        # hook's copy now; when the transcript catches up, that message's tokens are recorded without its text.
+        text = self.payload.get("last_assistant_message")
+        if not isinstance(text, str) or not text.strip():
+            return
+        if self.cursor.last_text is not None and self.cursor.last_text.split() == text.split():
+            return
+        step = self._write(ev.RESPONSE, {"text": text, "source": "stop_hook"}, None)
+        self.cursor.fallback = {"text": text, "step": step.n}
+        self.cursor.last_text = text
+
+    def _external_change(self) -> None:
+        """Code that changed since the last step, not by a tool call: the person's edits, or a tool with no
+        hook. Recorded as a step of its own so that the next tool call is not blamed for it."""
+        info = self.handler.store.session(self.session_id)
+        snapshot = self.handler.snapshot()
+        if info is not None and info.tip.tree != str(snapshot.tree):
+            self._write(EXTERNAL_CHANGE, {"text": "The working tree changed outside the agent's tool calls"}, snapshot)
+
+    def _catch_up(self, final: bool = False, prompts: bool | None = None, defer_tools: bool | None = None) -> None:
+        path = self._transcript_path()
+        if path is None:
+            return
+        try:
+            lines, offset = read_lines(path, self.cursor.offset, final=final)
+        except FileNotFoundError:
+            return
+        if self.cursor.offset > _size(path):  # the file was replaced: start over
+            lines, offset = read_lines(path, 0, final=final)
+        is_child = self.parent is not None
+        converter = self._converter(
+            prompts=is_child if prompts is None else prompts,
+            defer_tools=not is_child if defer_tools is None else defer_tools,
+        )
+        for event in converter.feed(lines):
+            self._append(event, None)
+        self.cursor.offset = offset
+
+    def _converter(self, prompts: bool, defer_tools: bool) -> TranscriptConverter:
+        return TranscriptConverter(self.session_id, self.cursor, prompts=prompts, defer_tools=defer_tools)
+
+    def _transcript_path(self) -> Path | None:
+        p = self.payload
+        if self.parent is not None:
+            given = p.get("agent_transcript_path")
+            if isinstance(given, str) and given:
+                return Path(given)
+            parent_transcript = p.get("transcript_path")
+            if isinstance(parent_transcript, str) and parent_transcript:
+                base = Path(parent_transcript)
+                agent = str(p.get("agent_id"))
+                return base.with_suffix("") / "subagents" / f"agent-{agent}.jsonl"
+            return None
+        given = p.get("transcript_path")
+        if isinstance(given, str) and given:
+            self.state["transcript_path"] = given
+            return Path(given)
+        saved = self.state.get("transcript_path")
+        return Path(saved) if isinstance(saved, str) else None
+
+    def _write(self, kind: str, fields: dict[str, Any], snapshot: Snapshot | None) -> Step:
+        payload = {k: v for k, v in fields.items() if v is not None}
+        extra = {k: v for k, v in self.payload.items() if k not in _CONSUMED}
+        if extra:
+            payload["hook"] = extra
+        return self._append(Event(kind=kind, payload=payload, session_id=self.session_id, agent=AGENT), snapshot)
+
+    def _append(self, event: Event, snapshot: Snapshot | None) -> Step:
+        event.session_id = self.session_id
+        step = self.writer.write(event, snapshot)
+        self.steps.append(step)
+        return step
+
+    # -- saved state ---------------------------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self) -> None:
+        self.state["cursor"] = self.cursor.to_json()
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(self.state))
+        os.replace(tmp, self.state_path)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,213 @@
+"""`trail-hook`: the command that agent hooks and git hooks run.
+
+It must never hurt its caller: it always exits 0, writes nothing on stdout (Claude Code reads stdout as
+instructions), and logs its own failures to `.git/trail/errors.log`, keeping the payload it could not record
+under `.git/trail/failed/` so that nothing is lost. Only the standard library is imported until there is work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .repo import TrailRepo
+
+USAGE = """\
+usage: trail-hook claude            (a Claude Code hook payload on stdin)
+       trail-hook git-post-commit   (from a git post-commit hook)
+
+Installed by `trail hooks install claude|git`; not meant to be run by hand.
+"""
+ERRORS_LOG = "errors.log"
+_LOG_LIMIT = 1024 * 1024
+ACTIVE_WITHIN = timedelta(hours=24)
+_SESSION_RE = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._-]{0,127})"')
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        sys.stderr.write(USAGE)
+        return 0
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # whatever is printed by accident must not reach the agent
+    try:
+        if args[0] == "claude":
+            run_claude(_read_stdin(), os.getcwd())
+        elif args[0] == "git-post-commit":
+            run_git_post_commit(os.getcwd())
+        else:
+            sys.stderr.write(f"trail-hook: unknown source {args[0]!r}\n{USAGE}")
+    except BaseException as e:  # noqa: BLE001 - the caller must never see a failure
+        _last_resort(e)
+    finally:
+        sys.stdout = real_stdout
+    return 0
+
+
+def run_claude(raw: bytes, process_cwd: str) -> None:
+    payload, problem = parse_payload(raw)
+    given = payload.get("cwd") if payload else None
+    where = given if isinstance(given, str) else process_cwd
+    repo = _find_repo(where) or (_find_repo(process_cwd) if where != process_cwd else None)
+    if repo is None:
+        sys.stderr.write(f"trail: {where} is not in a git repository; nothing recorded\n")
+        return
+    from .adapters.claude_hooks import ClaudeHookHandler, HookPayloadError
+
+    if payload is not None and problem is None:
+        try:
+            ClaudeHookHandler(repo).handle(payload)
+            return
+        except HookPayloadError as e:
+            problem = str(e)
+        except Exception as e:  # noqa: BLE001
+            log_error(repo, f"claude {payload.get('hook_event_name')} session={payload.get('session_id')}", e)
+            keep_failed(repo, raw)
+            return
+    record_malformed(repo, raw, problem or "unreadable payload")
+
+
+def parse_payload(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    if not raw.strip():
+        return None, "empty payload"
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        return None, f"not JSON ({e})"
+    if not isinstance(payload, dict):
+        return None, f"a JSON {type(payload).__name__}, not an object"
+    return payload, None
+
+
+def record_malformed(repo: TrailRepo, raw: bytes, problem: str) -> None:
+    """Keep a payload trail cannot route as a note, in the session it names if any can be read from it."""
+    from .events import NOTE, Event
+    from .writer import StepWriter
+
+    match = _SESSION_RE.search(raw)
+    session_id = match.group(1).decode() if match else "claude-unrouted"
+    try:
+        writer = StepWriter(repo)
+        note = Event(
+            kind=NOTE,
+            payload={
+                "text": f"A Claude Code hook payload trail could not read: {problem}",
+                "raw": raw.decode("utf-8", "surrogateescape"),  # every byte survives (as escapes)
+            },
+            session_id=session_id,
+            agent="claude-code",
+        )
+        with writer.session_lock(session_id):
+            writer.write(note, None)
+        log_error(repo, f"claude malformed payload session={session_id}", ValueError(problem), trace=False)
+    except Exception as e:  # noqa: BLE001
+        log_error(repo, "claude malformed payload", e)
+        keep_failed(repo, raw)
+
+
+def run_git_post_commit(cwd: str) -> None:
+    """Record the person's commit in every session active in this worktree, as a step whose second parent is
+    that commit, so that `git log --graph trail/sessions/<id>` shows where they committed."""
+    repo = _find_repo(cwd)
+    if repo is None:
+        return
+    try:
+        _record_user_commit(repo)
+    except Exception as e:  # noqa: BLE001
+        log_error(repo, "git post-commit", e)
+
+
+def _record_user_commit(repo: TrailRepo) -> None:
+    from .events import Event
+    from .writer import StepWriter
+
+    head = repo.head_commit()
+    if head is None:
+        return
+    writer = StepWriter(repo)
+    now = datetime.now(UTC)
+    snapshot = None
+    for info in writer.store.sessions():
+        if info.ended or info.tip.session.get("worktree") != str(repo.workdir) or now - info.updated > ACTIVE_WITHIN:
+            continue
+        snapshot = snapshot or writer.snapshot()
+        subject = head.message.split("\n", 1)[0]
+        event = Event(
+            kind="user_commit",
+            payload={
+                "text": f"Committed {str(head.id)[:10]}: {subject}",
+                "commit": str(head.id),
+                "subject": subject,
+                "author": f"{head.author.name} <{head.author.email}>",
+                "branch": repo.head_branch(),
+            },
+            session_id=info.id,
+            agent=info.agent,
+        )
+        with writer.session_lock(info.id):
+            writer.write(event, snapshot, extra_parents=(str(head.id),))
+
+
+def _find_repo(path: str) -> TrailRepo | None:
+    from .errors import NotARepositoryError
+    from .repo import TrailRepo
+
+    try:
+        return TrailRepo.discover(path)
+    except NotARepositoryError:
+        return None
+
+
+def _read_stdin() -> bytes:
+    if sys.stdin is None or sys.stdin.isatty():
+        return b""
+    return sys.stdin.buffer.read()
+
+
+def log_error(repo: TrailRepo, context: str, error: BaseException, trace: bool = True) -> None:
+    """Append one entry to `.git/trail/errors.log` (shown by `trail doctor`), rotating it past 1 MiB."""
+    try:
+        repo.ensure_dirs()
+        log = repo.trail_dir / ERRORS_LOG
+        if log.exists() and log.stat().st_size > _LOG_LIMIT:
+            os.replace(log, log.with_name(ERRORS_LOG + ".1"))
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        entry = f"{stamp} {context}: {type(error).__name__}: {error}\n"
+        if trace:
+            details = "".join(traceback.format_exception(error)).rstrip("\n")
+            entry += "".join(f"    {line}\n" for line in details.split("\n"))
+        with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(entry)
+    except Exception:  # noqa: BLE001
+        _last_resort(error)
+
+
+def keep_failed(repo: TrailRepo, raw: bytes) -> Path | None:
+    """Save a payload that could not be recorded, to be looked at (or replayed) later."""
+    try:
+        folder = repo.trail_dir / "failed"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns()}.json"
+        path.write_bytes(raw)
+        return path
+    except OSError:
+        return None
+
+
+def _last_resort(error: BaseException) -> None:
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"trail-hook: {type(error).__name__}: {error}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Recording past sessions from their transcripts alone (`trail import claude`).
+
+A transcript carries no code state, so imported steps carry the repository's HEAD tree at import time and say so.
+Re-importing is idempotent: each step remembers the transcript line it came from, and an import continues after
+the last line already recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import events as ev
+from .adapters.claude_hooks import child_session_id
+from .adapters.claude_transcript import AGENT, Cursor, Line, TranscriptConverter, read_lines, transcript_session
+from .errors import TrailError
+from .events import Event
+from .repo import TrailRepo
+from .store import SESSION_ID_RE, Step
+from .writer import StepWriter
+
+IMPORT_TREE = "HEAD at import (a transcript holds no code state)"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    path: Path
+    session_id: str
+    added: int
+    note: str = ""
+
+
+def claude_projects_dir() -> Path:
+    base = os.environ.get("CLAUDE_CONFIG_DIR")
+    return (Path(base) if base else Path.home() / ".claude") / "projects"
+
+
+def find_claude_transcripts(repo: TrailRepo) -> list[Path]:
+    """Transcripts of sessions run in this repository (or a folder inside it), parents before subagents."""
+    projects = claude_projects_dir()
+    if not projects.is_dir():
+        return []
+    escaped = re.sub(r"[^A-Za-z0-9]", "-", str(repo.workdir))
+    mains: list[Path] = []
+    subagents: list[Path] = []
+    for folder in sorted(projects.iterdir()):
+        if not folder.is_dir() or not (folder.name == escaped or folder.name.startswith(escaped + "-")):
+            continue
+        for path in sorted(folder.glob("*.jsonl")):
+            if _ran_inside(path, repo.workdir):
+                mains.append(path)
+                subagents.extend(sorted(path.with_suffix("").glob("subagents/agent-*.jsonl")))
+    return mains + subagents
+
+
+def _ran_inside(path: Path, workdir: Path) -> bool:
+    """The escaped folder name is ambiguous (`a-b` and `a/b`): the lines' own cwd decides."""
+    try:
+        lines, _ = read_lines(path, 0, final=True)
+    except OSError:
+        return False
+    for line in lines[:50]:
+        cwd = line.data.get("cwd") if line.data else None
+        if isinstance(cwd, str):
+            return cwd == str(workdir) or cwd.startswith(str(workdir) + os.sep)
+    return False
+
+
+def import_claude(repo: TrailRepo, path: str | os.PathLike[str]) -> ImportResult:
+    path = Path(path)
+    try:
+        lines, _ = read_lines(path, 0, final=True)
+    except OSError as e:
+        raise TrailError(f"cannot read {path}: {e.strerror or e}") from None
+    session_id, agent_id = transcript_session(lines)
+    if session_id is None:
+        if not SESSION_ID_RE.match(path.stem):
+            raise TrailError(f"{path} names no session (no line has a sessionId); is it a Claude Code transcript?")
+        session_id = path.stem
+    parent = None
+    if agent_id:
+        parent, session_id = session_id, child_session_id(session_id, str(agent_id))
+    writer = StepWriter(repo)
+    with writer.session_lock(session_id):
+        return _import_locked(writer, path, lines, session_id, parent, agent_id)
+
+
+def _import_locked(
+    writer: StepWriter, path: Path, lines: list[Line], session_id: str, parent: str | None, agent_id: Any
+) -> ImportResult:
+    store = writer.store
+    existing = store.steps(session_id)
+    converter = TranscriptConverter(session_id, Cursor(), prompts=True, defer_tools=False)
+    waiting: set[str] = set()
+    if existing:
+        if "imported_from" not in existing[0].event.payload:
+            return ImportResult(path, session_id, 0, "recorded live by hooks; not imported again")
+        done = _imported_count(lines, existing, path)
+        converter.feed(lines[:done])  # replayed, not recorded: rebuilds what the last import knew
+        # Calls recorded with their result are done; one recorded without (the transcript ended before it)
+        # is recorded again if its result has arrived since.
+        for step in existing:
+            tool_id = step.event.payload.get("tool_use_id")
+            if tool_id:
+                (waiting if "status" in step.event.payload else converter.cursor.recorded_tools).add(str(tool_id))
+        lines = lines[done:]
+    events = converter.feed(lines) + converter.unresolved(skip=waiting)
+    if not events:
+        return ImportResult(path, session_id, 0, "already imported" if existing else "no steps in the transcript")
+    tree = _head_tree(writer)
+    added = 0
+    if not existing:
+        first = next((line.data for line in lines if line.data and line.data.get("timestamp")), {}) or {}
+        start = Event(
+            kind=ev.SESSION_START,
+            payload={
+                "source": "import",
+                "imported_from": str(path.resolve()),
+                "cwd": first.get("cwd"),
+                "branch": first.get("gitBranch") or None,
+                "version": first.get("version"),
+                **(_parent_link(writer, parent, str(agent_id)) if parent else {}),
+            },
+            session_id=session_id,
+            time=events[0].time,
+            agent=AGENT,
+        )
+        start.payload = {k: v for k, v in start.payload.items() if v is not None}
+        writer.write(start, None, tree=tree, tree_source=IMPORT_TREE)
+        added += 1
+    for event in events:
+        writer.write(event, None, tree=tree, tree_source=IMPORT_TREE)
+        added += 1
+    return ImportResult(path, session_id, added)
+
+
+def _imported_count(lines: list[Line], existing: list[Step], path: Path) -> int:
+    """How many of `lines` earlier imports recorded: up to the line of the last step that names one."""
+    last_uuid = next(
+        (s.event.payload["transcript_uuid"] for s in reversed(existing) if s.event.payload.get("transcript_uuid")),
+        None,
+    )
+    if last_uuid is None:
+        return 0
+    for i, line in enumerate(lines):
+        if line.data and line.data.get("uuid") == last_uuid:
+            return i + 1
+    raise TrailError(
+        f"session {existing[0].session_id} was imported from a transcript that {path} does not continue "
+        f"(its line {last_uuid} is not there); refusing to mix them"
+    )
+
+
+def _parent_link(writer: StepWriter, parent: str, agent_id: str) -> dict[str, Any]:
+    """The parent session and the step that started this subagent (its Task tool call), when imported."""
+    link: dict[str, Any] = {"parent_session": parent, "agent_id": agent_id}
+    for step in writer.store.steps(parent):
+        result = step.event.payload.get("result")
+        if step.kind == ev.TOOL_CALL and isinstance(result, dict) and result.get("agentId") == agent_id:
+            link["parent_step"] = step.n
+            break
+    return link
+
+
+def _head_tree(writer: StepWriter) -> str:
+    head = writer.repo.head_commit()
+    return str(head.tree_id) if head is not None else str(writer.repo.git.TreeBuilder().write())
