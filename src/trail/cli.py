@@ -98,12 +98,27 @@ def init(ctx: Context) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option(
+    "--commit",
+    "commit",
+    metavar="REV",
+    help="Only the sessions in which you made commit REV (recorded by `trail hooks install git`), with the "
+    "steps that led to it.",
+)
 @pass_ctx
-def sessions(ctx: Context, as_json: bool) -> None:
+def sessions(ctx: Context, as_json: bool, commit: str | None) -> None:
     """List recorded sessions, most recently active first."""
-    from .views.terminal import format_sessions
+    from .views.terminal import format_commit_origins, format_sessions
 
-    found = ctx.store.sessions()
+    store = ctx.store
+    if commit:
+        origins = store.steps_leading_to(commit)
+        if as_json:
+            _echo_json([{**info.to_json(), "steps": [s.to_json() for s in steps]} for info, steps in origins])
+        else:
+            click.echo(format_commit_origins(commit, origins), nl=False)
+        return
+    found = store.sessions()
     if as_json:
         _echo_json([info.to_json() for info in found])
     else:
@@ -226,6 +241,43 @@ def demo(directory: str | None) -> None:
         click.echo(f"  {cmd.ljust(width)}  {'# ' + what if what else ''}".rstrip())
 
 
+@cli.group("import")
+def import_group() -> None:
+    """Record past sessions from agents' transcripts."""
+
+
+@import_group.command("claude")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Import every transcript of this repository found under ~/.claude/projects/ (or $CLAUDE_CONFIG_DIR).",
+)
+@pass_ctx
+def import_claude_command(ctx: Context, paths: tuple[str, ...], everything: bool) -> None:
+    """Record Claude Code sessions from their transcripts (JSONL files).
+
+    A transcript holds no code state: the steps carry this repository's current HEAD tree, and say so in a
+    Trail-Tree trailer. Importing again is safe: only lines not yet recorded are added. A subagent's transcript
+    (subagents/agent-<id>.jsonl) becomes a session of its own, linked to its parent's step when the parent was
+    imported first.
+    """
+    from .importer import claude_projects_dir, find_claude_transcripts, import_claude
+
+    targets = [Path(p) for p in paths]
+    if everything:
+        targets += find_claude_transcripts(ctx.repo)
+        if not targets:
+            raise TrailError(f"no Claude Code transcripts of {ctx.repo.workdir} under {claude_projects_dir()}")
+    if not targets:
+        raise click.UsageError("name transcripts to import, or use --all")
+    for path in targets:
+        result = import_claude(ctx.repo, path)
+        what = f"{result.added} steps" if result.added else result.note
+        click.echo(f"{result.session_id}: {what} ({path})")
+
+
 @cli.command()
 @pass_ctx
 def doctor(ctx: Context) -> None:
@@ -238,6 +290,11 @@ def doctor(ctx: Context) -> None:
         click.echo(f"[{c.status:>4}] {c.name.ljust(width)}  {c.detail}")
     if any(c.status == FAIL for c in checks):
         raise SystemExit(1)
+
+
+from .cli_hooks import hooks  # noqa: E402
+
+cli.add_command(hooks)
 
 
 def _crash_log_path(directory: str) -> Path:

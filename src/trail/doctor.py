@@ -95,6 +95,6 @@ def _check_errors_log(log: Path) -> Check:
     if not log.is_file() or log.stat().st_size == 0:
         return Check(OK, "errors", "none logged")
     lines = log.read_text(errors="replace").splitlines()
-    entries = [line for line in lines if line and not line.startswith((" ", "\t"))]
-    tail = "\n".join("    " + line for line in lines[-10:])
-    return Check(WARN, "errors", f"{len(entries)} logged in {log}; the latest:\n{tail}")
+    entries = [line for line in lines if line and not line.startswith((" ", "\t"))]  # tracebacks are indented
+    latest = "\n".join("    " + line for line in entries[-5:])
+    return Check(WARN, "errors", f"{len(entries)} logged in {log} (with tracebacks); the latest:\n{latest}")

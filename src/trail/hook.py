@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_claude(raw: bytes, process_cwd: str) -> None:
     payload, problem = parse_payload(raw)
     given = payload.get("cwd") if payload else None
-    where = given if isinstance(given, str) else process_cwd
-    repo = _find_repo(where) or (_find_repo(process_cwd) if where != process_cwd else None)
+    where = given if isinstance(given, str) and given else process_cwd  # the payload's cwd decides
+    repo = _find_repo(where)
     if repo is None:
         sys.stderr.write(f"trail: {where} is not in a git repository; nothing recorded\n")
         return

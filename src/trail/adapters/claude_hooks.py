@@ -231,10 +231,13 @@ class _SessionCall:
             return
         try:
             lines, offset = read_lines(path, self.cursor.offset, final=final)
-        except FileNotFoundError:
-            return
+        except OSError:
+            return  # no transcript (yet, or not where the payload says): the hook's own step still counts
         if self.cursor.offset > _size(path):  # the file was replaced: start over
-            lines, offset = read_lines(path, 0, final=final)
+            try:
+                lines, offset = read_lines(path, 0, final=final)
+            except OSError:
+                return
         is_child = self.parent is not None
         converter = self._converter(
             prompts=is_child if prompts is None else prompts,

@@ -1,0 +1,175 @@
+"""`trail hooks`: install, remove and show the hooks through which Claude Code and git report to trail.
+
+Parsing and output only; the work is in trail.install.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from . import install as inst
+from .cli import Context, _echo_json
+from .errors import NotARepositoryError
+
+# The same decorator as cli.pass_ctx: cli.py imports this module at its end, and in that cycle mypy cannot infer
+# the type of cli.pass_ctx.
+pass_ctx = click.make_pass_decorator(Context)
+
+AGENTS = ("claude", "git")
+_SCOPE_HELP = (
+    "Which Claude Code settings file: project = .claude/settings.json at the root of this working tree (default), "
+    "local = .claude/settings.local.json there, user = ~/.claude/settings.json ($CLAUDE_CONFIG_DIR if set)."
+)
+
+
+@click.group("hooks")
+def hooks() -> None:
+    """Install the hooks through which agents and git report to trail.
+
+    \b
+      trail hooks install claude   Claude Code runs `trail-hook claude` on each of its events
+      trail hooks install git      git runs `trail-hook git-post-commit` after each commit
+      trail hooks status           what is installed where
+      trail hooks uninstall AGENT  remove them, leaving the files as they were before
+    """
+
+
+@hooks.command()
+@click.argument("agent", type=click.Choice(AGENTS))
+@click.option("--scope", type=click.Choice(inst.SCOPES), default=None, help=_SCOPE_HELP)
+@pass_ctx
+def install(ctx: Context, agent: str, scope: str | None) -> None:
+    """Install trail's hooks for AGENT (claude or git).
+
+    claude: adds a command hook running `trail-hook claude` (timeout 30 s) for each event trail records
+    (SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, PostToolUseFailure, Notification, Stop,
+    SubagentStart, SubagentStop, PreCompact, SessionEnd) to the settings file chosen by --scope. Other hooks
+    and settings stay as they are, and installing again changes nothing. The file as it was is saved under
+    $XDG_STATE_HOME/trail/backups/ (~/.local/state/trail/backups/), so that uninstall can put it back byte for
+    byte.
+
+    git: writes a post-commit hook running `trail-hook git-post-commit` in the directory git takes hooks from
+    (core.hooksPath if set, else .git/hooks). A post-commit hook already there (yours, husky's, lefthook's,
+    pre-commit's) is moved to post-commit.pre-trail and runs first; trail never makes a commit fail.
+
+    trail-hook is named by its full path unless PATH finds this same installation's trail-hook.
+    """
+    if agent == "claude":
+        change = inst.install_claude(_settings_path(ctx, scope or "project"))
+        if change.action == "unchanged":
+            click.echo(f"trail's Claude Code hooks are already installed in {change.path} ({change.events} events)")
+        else:
+            verb = "Installed" if change.action == "installed" else "Updated"
+            click.echo(f"{verb} trail's Claude Code hooks in {change.path} ({change.events} events)")
+        return
+    _no_scope(scope)
+    workdir = ctx.repo.workdir
+    git_change = inst.install_git(inst.git_hooks_dir(workdir), workdir=workdir)
+    if git_change.action == "unchanged":
+        click.echo(f"trail's git post-commit hook is already installed: {git_change.hook}")
+    else:
+        verb = "Installed" if git_change.action == "installed" else "Updated"
+        click.echo(f"{verb} trail's git post-commit hook: {git_change.hook}")
+    if git_change.chained and git_change.action == "installed":
+        click.echo(f"Moved your post-commit hook to {git_change.hooks_dir / inst.GIT_CHAINED}; it runs first")
+    for note in git_change.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@hooks.command()
+@click.argument("agent", type=click.Choice(AGENTS))
+@click.option("--scope", type=click.Choice(inst.SCOPES), default=None, help=_SCOPE_HELP)
+@pass_ctx
+def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
+    """Remove trail's hooks for AGENT (claude or git), and only those.
+
+    claude: takes trail's entries out of the settings file chosen by --scope. If nothing else in it changed
+    since install, the file is put back exactly as it was (or deleted, if install created it); otherwise the
+    rest is kept as it is now.
+
+    git: deletes trail's post-commit hook and moves post-commit.pre-trail, if there is one, back to
+    post-commit, with its content and mode as they were.
+    """
+    if agent == "claude":
+        change = inst.uninstall_claude(_settings_path(ctx, scope or "project"))
+        messages = {
+            "restored": f"Removed trail's Claude Code hooks: {change.path} is back as it was before install",
+            "deleted": f"Removed trail's Claude Code hooks: deleted {change.path}, which install had created",
+            "removed": f"Removed trail's Claude Code hooks from {change.path} ({change.events} events)",
+            "absent": f"trail's Claude Code hooks are not installed in {change.path}: nothing to do",
+        }
+        click.echo(messages[change.action])
+        return
+    _no_scope(scope)
+    git_change = inst.uninstall_git(inst.git_hooks_dir(ctx.repo.workdir))
+    messages = {
+        "restored": f"Removed trail's git post-commit hook and put back yours: {git_change.hook}",
+        "removed": f"Removed trail's git post-commit hook: {git_change.hook}",
+        "absent": f"trail's git post-commit hook is not installed in {git_change.hooks_dir}: nothing to do",
+    }
+    click.echo(messages[git_change.action])
+
+
+@hooks.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Show where trail's hooks are installed.
+
+    For each Claude Code settings file (project, local, user): whether it has trail's hooks for all the events
+    trail records, for some (which are missing), or none. For git: the hooks directory, whether trail's
+    post-commit hook is there, and whether it chains a hook that was there before.
+    """
+    workdir: Path | None
+    try:
+        workdir = ctx.repo.workdir
+    except NotARepositoryError:
+        workdir = None
+    claude = [inst.claude_status(scope, workdir) for scope in inst.SCOPES]
+    git = inst.git_status(workdir)
+    current = inst.hook_command()
+    if as_json:
+        _echo_json({"program": current, "claude": [s.to_json() for s in claude], "git": git.to_json()})
+        return
+    click.echo("Claude Code (settings files):")
+    rows = [(s.scope, str(s.path) if s.path else "-", _claude_state(s, current)) for s in claude]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for scope, path, state in rows:
+        click.echo(f"  {scope.ljust(widths[0])}  {path.ljust(widths[1])}  {state}")
+    click.echo("git (post-commit hook):")
+    click.echo(f"  {git.hooks_dir or '-'}  {_git_state(git, current)}")
+
+
+def _claude_state(found: inst.ClaudeStatus, current: str) -> str:
+    if found.error:
+        return found.error
+    if found.state == "none":
+        return "not installed"
+    state = "installed" if found.state == "all" else f"partly installed, missing {', '.join(found.missing)}"
+    return state + _other_program(found.programs, current)
+
+
+def _git_state(found: inst.GitStatus, current: str) -> str:
+    if found.error:
+        return found.error
+    if not found.installed:
+        return "not installed"
+    state = f"installed, chaining {inst.GIT_CHAINED}" if found.chained else "installed"
+    return state + _other_program([found.program] if found.program else [], current)
+
+
+def _other_program(programs: Sequence[str], current: str) -> str:
+    others = [program for program in programs if program != current]
+    return f" (runs {others[0]}, not this trail's trail-hook; install again to update)" if others else ""
+
+
+def _settings_path(ctx: Context, scope: str) -> Path:
+    return inst.claude_settings_path(scope, None if scope == "user" else ctx.repo.workdir)
+
+
+def _no_scope(scope: str | None) -> None:
+    if scope is not None:
+        raise click.UsageError("--scope is for claude only: git hooks belong to one repository")
