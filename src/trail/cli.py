@@ -6,7 +6,7 @@ Exit codes: 0 success, 1 a problem the message explains (TrailError), 2 a usage 
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 import tempfile
@@ -14,41 +14,13 @@ import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from . import __version__
+from .cli_context import Context, echo_json, pass_ctx
+from .cli_hooks import hooks
 from .errors import TrailError
-
-
-class Context:
-    """What every command shares: the directory trail runs in, and the repository found from it."""
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-        self._repo: Any = None
-
-    @property
-    def repo(self) -> Any:
-        if self._repo is None:
-            from .repo import TrailRepo
-
-            self._repo = TrailRepo.discover(self.directory)
-        return self._repo
-
-    @property
-    def store(self) -> Any:
-        from .store import Store
-
-        return Store(self.repo)
-
-
-pass_ctx = click.make_pass_decorator(Context)
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -114,13 +86,13 @@ def sessions(ctx: Context, as_json: bool, commit: str | None) -> None:
     if commit:
         origins = store.steps_leading_to(commit)
         if as_json:
-            _echo_json([{**info.to_json(), "steps": [s.to_json() for s in steps]} for info, steps in origins])
+            echo_json([{**info.to_json(), "steps": [s.to_json() for s in steps]} for info, steps in origins])
         else:
             click.echo(format_commit_origins(commit, origins), nl=False)
         return
     found = store.sessions()
     if as_json:
-        _echo_json([info.to_json() for info in found])
+        echo_json([info.to_json() for info in found])
     else:
         click.echo(format_sessions(found), nl=False)
 
@@ -140,7 +112,7 @@ def log(ctx: Context, session: str | None, as_json: bool) -> None:
     sid = store.resolve_session(session) if session else store.latest_session()
     steps = store.steps(sid)
     if as_json:
-        _echo_json([step.to_json() for step in steps])
+        echo_json([step.to_json() for step in steps])
         return
     info = store.session(sid)
     click.echo(format_log(info, steps), nl=False)
@@ -157,7 +129,7 @@ def show(ctx: Context, step: str, as_json: bool) -> None:
     store = ctx.store
     found = store.resolve(step)
     if as_json:
-        _echo_json(found.to_json())
+        echo_json(found.to_json())
         return
     stats = store.diff(None, found).stats
     diffstat = (
@@ -279,6 +251,94 @@ def import_claude_command(ctx: Context, paths: tuple[str, ...], everything: bool
 
 
 @cli.command()
+@click.option("--daemon", is_flag=True, help="Start the watcher in the background and return once it answers.")
+@click.option("--stop", is_flag=True, help="Stop the watcher of this working tree.")
+@click.option("--status", is_flag=True, help="Say whether a watcher runs here, and how it is doing.")
+@pass_ctx
+def watch(ctx: Context, daemon: bool, stop: bool, status: bool) -> None:
+    """Watch this working tree so that each step costs what changed, not the size of the repository.
+
+    The watcher keeps the set of changed paths (from file events, honouring .gitignore files) and the
+    repository open; trail-hook hands it whole hook payloads and the SDK asks it for snapshots, over a socket in
+    .git/trail/ readable by you alone. Without a watcher everything still works, by scanning the tree at each
+    step; the recorded trees are the same either way. Runs in the foreground until Ctrl-C unless --daemon.
+    One watcher per working tree. `trail config watch.auto true` starts one with each Claude Code session.
+    """
+    from .watchserver import WatchServer, start_daemon, stop_daemon, watcher_status
+
+    repo = ctx.repo
+    if sum((daemon, stop, status)) > 1:
+        raise click.UsageError("use one of --daemon, --stop and --status")
+    if status:
+        info = watcher_status(repo)
+        if info is None:
+            click.echo(f"No watcher runs for {repo.workdir}.")
+            raise SystemExit(1)
+        click.echo(
+            f"Watching {info['workdir']} (pid {info['pid']}, {info['mode']}): {info['requests']} requests, "
+            f"{info['snapshots']} snapshots, {info['full_scans']} full scans, "
+            f"last snapshot {info['last_snapshot_ms']} ms"
+        )
+        return
+    if stop:
+        click.echo("Stopped the watcher." if stop_daemon(repo) else f"No watcher runs for {repo.workdir}.")
+        return
+    if daemon:
+        info = start_daemon(repo)
+        click.echo(f"Watching {repo.workdir} in the background (pid {info['pid']}, {info['mode']}).")
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    server = WatchServer(repo)
+    click.echo(f"Watching {repo.workdir}; Ctrl-C stops.", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@pass_ctx
+def record(ctx: Context, command: tuple[str, ...]) -> None:
+    """Record an agent that has no hooks: trail record -- CMD ARGS...
+
+    Starts a session (and a watcher, if none runs), runs CMD in this terminal, records a file_edit step with
+    the code after each burst of file changes (once nothing changed for 300 ms), and the exit status at the end.
+    Ctrl-C reaches CMD as usual. Exits with CMD's exit status.
+    """
+    from .record import record_command
+
+    result = record_command(ctx.directory, command)
+    click.echo(f"trail: recorded session {result.session_id} ({result.steps} steps)", err=True)
+    raise SystemExit(result.exit_code if result.exit_code >= 0 else 128 - result.exit_code)
+
+
+@cli.command("config")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--add", is_flag=True, help="Add VALUE to a key that can hold several (redact.pattern).")
+@click.option("--unset", is_flag=True, help="Remove KEY.")
+@click.option("--list", "as_list", is_flag=True, help="Show every setting.")
+@pass_ctx
+def config_command(ctx: Context, key: str | None, value: str | None, add: bool, unset: bool, as_list: bool) -> None:
+    """Read or change trail's settings for this repository (.git/trail/config).
+
+    \b
+    Keys:
+      snapshot.maxFileSize  files larger than this are left out of steps (default 10m)
+      redact.pattern        an extra regex to redact; several with --add
+      redact.enabled        false turns redaction off (default true)
+      watch.auto            true: a Claude Code session starts `trail watch` (default false)
+    """
+    from .repo import init_trail, set_config
+
+    init_trail(ctx.repo)
+    out = set_config(ctx.repo, key, value, add=add, unset=unset, as_list=as_list)
+    if out:
+        click.echo(out, nl=not out.endswith("\n"))
+
+
+@cli.command()
 @pass_ctx
 def doctor(ctx: Context) -> None:
     """Check that trail can record here, and show errors it logged."""
@@ -291,8 +351,6 @@ def doctor(ctx: Context) -> None:
     if any(c.status == FAIL for c in checks):
         raise SystemExit(1)
 
-
-from .cli_hooks import hooks  # noqa: E402
 
 cli.add_command(hooks)
 

@@ -11,12 +11,8 @@ from pathlib import Path
 import click
 
 from . import install as inst
-from .cli import Context, _echo_json
+from .cli_context import Context, echo_json, pass_ctx
 from .errors import NotARepositoryError
-
-# The same decorator as cli.pass_ctx: cli.py imports this module at its end, and in that cycle mypy cannot infer
-# the type of cli.pass_ctx.
-pass_ctx = click.make_pass_decorator(Context)
 
 AGENTS = ("claude", "git")
 _SCOPE_HELP = (
@@ -132,7 +128,7 @@ def status(ctx: Context, as_json: bool) -> None:
     git = inst.git_status(workdir)
     current = inst.hook_command()
     if as_json:
-        _echo_json({"program": current, "claude": [s.to_json() for s in claude], "git": git.to_json()})
+        echo_json({"program": current, "claude": [s.to_json() for s in claude], "git": git.to_json()})
         return
     click.echo("Claude Code (settings files):")
     rows = [(s.scope, str(s.path) if s.path else "-", _claude_state(s, current)) for s in claude]

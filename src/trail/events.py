@@ -136,7 +136,7 @@ class Event:
         elif self.kind == SESSION_END:
             text = _text(p.get("reason")) or "session ended"
         elif self.kind == FILE_EDIT:
-            text = _text(p.get("path"))
+            text = _text(p.get("path")) or _text(p.get("text"))
         elif self.kind == RESPONSE and not _text(p.get("text")) and p.get("thinking"):
             text = "(thinking) " + _text(p.get("thinking"))
         else:

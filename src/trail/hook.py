@@ -7,6 +7,7 @@ under `.git/trail/failed/` so that nothing is lost. Only the standard library is
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -14,12 +15,19 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import watchclient
+
 if TYPE_CHECKING:
     from .repo import TrailRepo
+    from .snapshot import Snapshot
+
+    # Given the repository a hook is about, the watcher's snapshot function for it (or None).
+    Snapshotter = Callable[[TrailRepo], Callable[[], Snapshot] | None]
 
 USAGE = """\
 usage: trail-hook claude            (a Claude Code hook payload on stdin)
@@ -42,9 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr  # whatever is printed by accident must not reach the agent
     try:
         if args[0] == "claude":
-            run_claude(_read_stdin(), os.getcwd())
+            raw = _read_stdin()
+            if not forward("claude", raw, _payload_cwd(raw) or os.getcwd()):
+                run_claude(raw, os.getcwd())
         elif args[0] == "git-post-commit":
-            run_git_post_commit(os.getcwd())
+            if not forward("git-post-commit", b"", os.getcwd()):
+                run_git_post_commit(os.getcwd())
         else:
             sys.stderr.write(f"trail-hook: unknown source {args[0]!r}\n{USAGE}")
     except BaseException as e:  # noqa: BLE001 - the caller must never see a failure
@@ -54,7 +65,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_claude(raw: bytes, process_cwd: str) -> None:
+def forward(source: str, raw: bytes, where: str) -> bool:
+    """Hand the hook to the watcher of the worktree at `where`, if one runs; True if it took it."""
+    sock = watchclient.socket_path(where)
+    if sock is None:
+        return False
+    message = {"op": "hook", "source": source, "payload": base64.b64encode(raw).decode(), "cwd": os.getcwd()}
+    try:
+        reply = watchclient.request(sock, message)
+    except watchclient.WatcherGone:
+        return False  # it may have recorded this already: a duplicate step is better than a lost one
+    return bool(reply and reply.get("ok"))
+
+
+def _payload_cwd(raw: bytes) -> str | None:
+    try:
+        cwd = json.loads(raw).get("cwd")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return cwd if isinstance(cwd, str) and cwd else None
+
+
+def run_claude(raw: bytes, process_cwd: str, snapshotter: Snapshotter | None = None) -> None:
     payload, problem = parse_payload(raw)
     given = payload.get("cwd") if payload else None
     where = given if isinstance(given, str) and given else process_cwd  # the payload's cwd decides
@@ -66,7 +98,9 @@ def run_claude(raw: bytes, process_cwd: str) -> None:
 
     if payload is not None and problem is None:
         try:
-            ClaudeHookHandler(repo).handle(payload)
+            ClaudeHookHandler(repo, snapshotter(repo) if snapshotter else None).handle(payload)
+            if payload.get("hook_event_name") == "SessionStart" and snapshotter is None:
+                _autostart_watcher(repo)
             return
         except HookPayloadError as e:
             problem = str(e)
@@ -115,19 +149,30 @@ def record_malformed(repo: TrailRepo, raw: bytes, problem: str) -> None:
         keep_failed(repo, raw)
 
 
-def run_git_post_commit(cwd: str) -> None:
+def _autostart_watcher(repo: TrailRepo) -> None:
+    """`trail config watch.auto true`: the first hook of a session starts the watcher for the next ones."""
+    try:
+        if repo.config.get_bool("watch.auto", False):
+            from .watchserver import start_daemon
+
+            start_daemon(repo, wait=0)
+    except Exception as e:  # noqa: BLE001
+        log_error(repo, "starting the watcher (watch.auto)", e)
+
+
+def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> None:
     """Record the person's commit in every session active in this worktree, as a step whose second parent is
     that commit, so that `git log --graph trail/sessions/<id>` shows where they committed."""
     repo = _find_repo(cwd)
     if repo is None:
         return
     try:
-        _record_user_commit(repo)
+        _record_user_commit(repo, snapshotter(repo) if snapshotter else None)
     except Exception as e:  # noqa: BLE001
         log_error(repo, "git post-commit", e)
 
 
-def _record_user_commit(repo: TrailRepo) -> None:
+def _record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | None) -> None:
     from .events import Event
     from .writer import StepWriter
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pygit2
 
-from .errors import ConfigError, NotARepositoryError
+from .errors import ConfigError, NotARepositoryError, TrailError
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 CONFIG_TEMPLATE = """\
@@ -179,3 +179,33 @@ def init_trail(repo: TrailRepo) -> bool:
         config.write_text(CONFIG_TEMPLATE)
         created = True
     return created
+
+
+CONFIG_KEYS = ("snapshot.maxfilesize", "redact.pattern", "redact.enabled", "watch.auto")
+
+
+def set_config(
+    repo: TrailRepo, key: str | None, value: str | None, add: bool = False, unset: bool = False, as_list: bool = False
+) -> str:
+    """`git config` on trail's own file, for the keys trail knows; returns what to print."""
+    from .gitcli import run_git
+
+    path = repo.trail_dir / "config"
+    if as_list:
+        return run_git(["config", "-f", path, "--list"], cwd=repo.workdir)
+    if key is None:
+        raise ConfigError("name a key (or use --list); `trail config --help` lists them")
+    if key.lower() not in CONFIG_KEYS:
+        raise ConfigError(f"unknown key {key!r}; trail knows {', '.join(CONFIG_KEYS)}")
+    if unset:
+        run_git(["config", "-f", path, "--unset-all", key], cwd=repo.workdir)
+    elif value is None:
+        try:
+            return run_git(["config", "-f", path, "--get-all", key], cwd=repo.workdir)
+        except TrailError:
+            return ""
+    else:
+        kind = {"redact.enabled": ["--type=bool"], "watch.auto": ["--type=bool"]}.get(key.lower(), [])
+        run_git(["config", "-f", path, *kind, "--add" if add else "--replace-all", key, value], cwd=repo.workdir)
+    repo.__dict__.pop("config", None)
+    return ""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pygit2
 from pygit2 import C, ffi
-from pygit2.enums import RepositoryOpenFlag
+from pygit2.enums import FileMode, RepositoryOpenFlag
 from pygit2.utils import StrArray
 
 from .locking import file_lock
@@ -63,7 +63,7 @@ def snapshot_worktree(repo: TrailRepo, max_file_size: int | None = None) -> Snap
     repo.ensure_dirs()
     with file_lock(repo.worktree_trail_dir / LOCK_NAME):
         index = _load_private_index(repo)
-        omitted = _add_all(index, repo.workdir, limit)
+        omitted = _add_all(index, repo, limit)
         for item in omitted:
             if item.path in index:
                 index.remove(item.path)  # its old content would misstate the file
@@ -133,16 +133,20 @@ def _open_index(repo: TrailRepo, path: os.PathLike[str]) -> pygit2.Index:
     return index
 
 
-def _add_all(index: pygit2.Index, workdir: os.PathLike[str], limit: int) -> list[OmittedFile]:
+def _add_all(index: pygit2.Index, repo: TrailRepo, limit: int) -> list[OmittedFile]:
     """`git add -A` into `index`, skipping (and returning) files over `limit` bytes before they are hashed."""
-    root = os.fsencode(workdir)
+    root = os.fsencode(repo.workdir)
     omitted: list[OmittedFile] = []
+    embedded: list[str] = []
 
     # libgit2 calls this only for paths it is about to add or update, so the cost follows the change.
     @ffi.callback("git_index_matched_path_cb")
     def matched(path: object, _pathspec: object, _payload: object) -> int:
         try:
             name = ffi.string(path)
+            if name.endswith(b"/"):  # a repository inside ours that this index does not track yet
+                embedded.append(os.fsdecode(name[:-1]))
+                return 1
             size = os.lstat(os.path.join(root, name)).st_size
         except (OSError, TypeError):
             return 0  # gone or unreadable: let libgit2 decide (it records a deletion)
@@ -155,8 +159,37 @@ def _add_all(index: pygit2.Index, workdir: os.PathLike[str], limit: int) -> list
         err = C.git_index_add_all(index._index, paths.ptr, 0, matched, ffi.NULL)
     if err < 0:
         raise pygit2.GitError(_last_error_message())
+    if embedded:
+        _add_submodules(index, repo, embedded)
     omitted.sort(key=lambda item: item.path)
     return omitted
+
+
+def _add_submodules(index: pygit2.Index, repo: TrailRepo, paths: list[str]) -> None:
+    """Nested repositories are gitlinks when the user tracks them (a new `git submodule add`), else left out,
+    as `git add -A` in a clone would."""
+    links = user_gitlinks(repo)
+    for path in paths:
+        head = submodule_head(repo, path) if path in links else None
+        if head is not None:
+            index.add(pygit2.IndexEntry(path, head, FileMode.COMMIT))
+
+
+def user_gitlinks(repo: TrailRepo) -> set[str]:
+    """The submodule paths in the user's own index (read, never written)."""
+    try:
+        user_index = pygit2.Index(os.fspath(repo.gitdir / "index"))
+    except pygit2.GitError:
+        return set()
+    return {entry.path for entry in user_index if entry.mode == FileMode.COMMIT}
+
+
+def submodule_head(repo: TrailRepo, path: str) -> pygit2.Oid | None:
+    try:
+        sub = pygit2.Repository(os.fspath(repo.workdir / path))
+        return None if sub.head_is_unborn else sub.head.target  # type: ignore[return-value]
+    except (pygit2.GitError, KeyError):
+        return None
 
 
 def _last_error_message() -> str:

@@ -6,24 +6,34 @@ skipped by a new adapter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pygit2
+
+from . import watchclient
 from .events import Event
 from .redact import Redactor
 from .repo import TrailRepo
-from .snapshot import Snapshot, snapshot_worktree
+from .snapshot import OmittedFile, Snapshot, snapshot_worktree
 from .store import Step, Store
 
 
 class StepWriter:
-    def __init__(self, repo: TrailRepo) -> None:
+    """`snapshotter`, when given, makes the snapshots (the watcher passes its own); otherwise a running watcher
+    is asked, and without one the working tree is scanned in this process. The tree is the same either way."""
+
+    def __init__(self, repo: TrailRepo, snapshotter: Callable[[], Snapshot] | None = None) -> None:
         self.repo = repo
+        self.snapshotter = snapshotter
         self.store = Store(repo)
         config = repo.config
         self.redactor = Redactor.with_extra_patterns(config.redact_patterns) if config.redact_enabled else None
 
     def snapshot(self) -> Snapshot:
-        return snapshot_worktree(self.repo)
+        if self.snapshotter is not None:
+            return self.snapshotter()
+        return watcher_snapshot(self.repo) or snapshot_worktree(self.repo)
 
     def session_lock(self, session_id: str) -> Any:
         return self.store.session_lock(session_id)
@@ -59,3 +69,18 @@ class StepWriter:
                 event, snapshot.tree, snapshot.omitted, redacted, extra_parents, tree_source=tree_source
             )
         return self.store.append(event, tree, (), redacted, extra_parents, tree_source=tree_source)
+
+
+def watcher_snapshot(repo: TrailRepo) -> Snapshot | None:
+    """A snapshot from the watcher of this worktree, or None when none is running (or it went away)."""
+    sock = repo.worktree_trail_dir / watchclient.SOCKET_NAME
+    if not sock.exists():
+        return None
+    try:
+        reply = watchclient.request(sock, {"op": "snapshot"})
+    except watchclient.WatcherGone:
+        return None
+    if not reply or not reply.get("ok"):
+        return None
+    omitted = [OmittedFile(str(path), int(size)) for path, size in reply.get("omitted") or []]
+    return Snapshot(tree=pygit2.Oid(hex=str(reply["tree"])), omitted=omitted)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,9 @@ def child_session_id(session_id: str, agent_id: str) -> str:
 class ClaudeHookHandler:
     """Handles one hook call for one repository."""
 
-    def __init__(self, repo: TrailRepo) -> None:
+    def __init__(self, repo: TrailRepo, snapshotter: Callable[[], Snapshot] | None = None) -> None:
         self.repo = repo
-        self.writer = StepWriter(repo)
+        self.writer = StepWriter(repo, snapshotter)
         self.store = self.writer.store
         self._snapshot: Snapshot | None = None
 

@@ -1,0 +1,128 @@
+"""`trail record -- CMD ARGS…`: record an agent that has no hooks, from the outside.
+
+The command runs in the terminal as if trail were not there. Each burst of file changes (once the tree has been
+quiet for a moment) becomes a `file_edit` step with the code of that moment; the command line opens the session
+and its exit status closes it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .errors import TrailError
+from .recorder import Recorder
+from .watcher import EVENTS
+from .watchserver import start_daemon, stop_daemon, watcher_status
+
+QUIET_SECONDS = 0.3
+_MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    session_id: str
+    exit_code: int
+    steps: int
+
+
+class _Changes(FileSystemEventHandler):
+    """Which paths changed, and when the last one did: only to know when a burst is over."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.lock = threading.Lock()
+        self.paths: set[str] = set()
+        self.last = 0.0
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if not raw:
+                continue
+            rel = os.path.relpath(os.fsdecode(raw), self.workdir).replace(os.sep, "/")
+            if rel == ".git" or rel.startswith((".git/", "../")) or rel == ".":
+                continue
+            with self.lock:
+                self.paths.add(rel)
+                self.last = time.monotonic()
+
+    def take_if_quiet(self, quiet: float) -> list[str] | None:
+        with self.lock:
+            if not self.paths or time.monotonic() - self.last < quiet:
+                return None
+            paths, self.paths = sorted(self.paths), set()
+            return paths
+
+
+def record_command(path: str | os.PathLike[str], argv: Sequence[str], quiet: float = QUIET_SECONDS) -> RecordResult:
+    if not argv:
+        raise TrailError("give the command to record after --, for example: trail record -- aider --yes")
+    rec = Recorder(path, agent=Path(argv[0]).name)
+    repo = rec.repo
+    started_watcher = watcher_status(repo) is None
+    if started_watcher:
+        start_daemon(repo)
+    changes = _Changes(repo.workdir)
+    observer = Observer()
+    observer.schedule(changes, os.fspath(repo.workdir), recursive=True, event_filter=EVENTS)
+    observer.start()
+    steps = 0
+    try:
+        rec.start(command=list(argv), cwd=os.getcwd())
+        steps += 1
+        try:
+            child = subprocess.Popen(list(argv))
+        except OSError as e:
+            rec.end(reason=f"could not start: {e}", exit_code=127)
+            raise TrailError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
+        interrupted = threading.Event()
+        # Ctrl-C goes to the whole foreground group, so the command gets it too: let it finish on its own
+        # terms, as a shell would, and record that it was interrupted.
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+        try:
+            while True:
+                try:
+                    code = child.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                steps += _record_burst(rec, changes, quiet)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        time.sleep(quiet)  # the last writes' events
+        steps += _record_burst(rec, changes, 0.0)
+        reason = "interrupted" if interrupted.is_set() or code == -signal.SIGINT else "exit"
+        rec.end(reason=reason, exit_code=code, command=list(argv))
+        steps += 1
+        return RecordResult(rec.session_id, code, steps)
+    finally:
+        observer.stop()
+        observer.join(timeout=5)
+        if started_watcher:
+            stop_daemon(repo)
+
+
+def _record_burst(rec: Recorder, changes: _Changes, quiet: float) -> int:
+    paths = changes.take_if_quiet(quiet)
+    if not paths:
+        return 0
+    info = rec.store.session(rec.session_id)
+    snap = rec.writer.snapshot()
+    if info is not None and info.tip.tree == str(snap.tree):
+        return 0  # only ignored files, or changed and changed back
+    text = f"{len(paths)} path{'s' if len(paths) != 1 else ''} changed: " + ", ".join(paths[:5])
+    if len(paths) > 5:
+        text += ", …"
+    rec.record("file_edit", text=text, paths=paths[:_MAX_LISTED], more=max(0, len(paths) - _MAX_LISTED) or None)
+    return 1

@@ -1,0 +1,261 @@
+"""`trail watch`: one process per working tree that keeps the repository open and records for hooks.
+
+It listens on a Unix socket in the worktree's `.git/trail/` (mode 0600) and answers one request at a time:
+a snapshot (for the SDK), a whole hook payload (for `trail-hook`, which then needs no pygit2), its status, or
+stop. A lock held for the process's lifetime keeps a second watcher out; the kernel drops it if the process dies.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import watchclient
+from .errors import TrailError
+from .repo import TrailRepo
+from .watcher import Watcher
+
+LOCK_NAME = "watch.lock"
+LOG_NAME = "watch.log"
+log = logging.getLogger("trail.watch")
+
+
+def paths(repo: TrailRepo) -> tuple[Path, Path, Path]:
+    folder = repo.worktree_trail_dir
+    return folder / watchclient.SOCKET_NAME, folder / LOCK_NAME, folder / LOG_NAME
+
+
+class WatchServer:
+    def __init__(self, repo: TrailRepo, watcher: Watcher | None = None) -> None:
+        self.repo = repo
+        self.socket_path, self.lock_path, self.log_path = paths(repo)
+        self.watcher = watcher or Watcher(repo)
+        self.started = time.time()
+        self.requests = 0
+        self._stop = False
+        self._lock_fd: int | None = None
+
+    def run(self) -> None:
+        """Serve until asked to stop (a `stop` request, SIGTERM, or Ctrl-C)."""
+        self.repo.ensure_dirs()
+        self._take_lock()
+        watchclient.DISABLED = True  # this process is the watcher: never ask ourselves
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.socket_path.unlink(missing_ok=True)  # left by a watcher that was killed
+            self.watcher.start()
+            watchclient.bind(listener, self.socket_path)
+            listener.listen(64)
+            listener.settimeout(0.5)
+            self._install_signals()
+            log.info("watching %s (%s)", self.repo.workdir, self.watcher.mode)
+            while not self._stop:
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except InterruptedError:
+                    continue
+                with conn:
+                    self._serve(conn)
+        finally:
+            listener.close()
+            with contextlib.suppress(OSError):
+                self.socket_path.unlink()
+            self.watcher.stop()
+            self._release_lock()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self._stop = True
+
+    # -- one request ---------------------------------------------------------------------------------------------
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        try:
+            chunks = []
+            while chunk := conn.recv(1 << 20):
+                chunks.append(chunk)
+            message = json.loads(b"".join(chunks))
+            reply = self.handle(message if isinstance(message, dict) else {})
+        except Exception as e:  # noqa: BLE001 - one bad request must not stop the watcher
+            log.exception("request failed")
+            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        with contextlib.suppress(OSError):
+            conn.sendall(json.dumps(reply).encode())
+
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.requests += 1
+        op = message.get("op")
+        started = time.perf_counter()
+        if op in ("ping", "status"):
+            return {"ok": True, **self.status()}
+        if op == "stop":
+            self.stop()
+            return {"ok": True, "stopping": True}
+        if op == "snapshot":
+            snap = self.watcher.snapshot()
+            return {
+                "ok": True,
+                "tree": str(snap.tree),
+                "omitted": [[o.path, o.size] for o in snap.omitted],
+                "elapsed_ms": _ms(started),
+            }
+        if op == "hook":
+            from . import hook
+
+            cwd = str(message.get("cwd") or self.repo.workdir)
+            if message.get("source") == "claude":
+                raw = base64.b64decode(str(message.get("payload") or ""))
+                hook.run_claude(raw, cwd, snapshotter=self._snapshotter_for)
+            elif message.get("source") == "git-post-commit":
+                hook.run_git_post_commit(cwd, snapshotter=self._snapshotter_for)
+            else:
+                return {"ok": False, "error": f"unknown hook source {message.get('source')!r}"}
+            return {"ok": True, "elapsed_ms": _ms(started), "snapshot_ms": self.watcher.stats["last_snapshot_ms"]}
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _snapshotter_for(self, repo: TrailRepo) -> Any:
+        """The watcher's snapshots serve the repository it watches, and no other."""
+        same = os.path.samefile(repo.gitdir, self.repo.gitdir) and os.path.samefile(repo.workdir, self.repo.workdir)
+        return self.watcher.snapshot if same else None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "workdir": str(self.repo.workdir),
+            "started": self.started,
+            "requests": self.requests,
+            **self.watcher.status(),
+        }
+
+    # -- the lock ------------------------------------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = _read_pid(self.lock_path)
+            raise TrailError(
+                f"a watcher already runs for {self.repo.workdir}"
+                + (f" (pid {pid})" if pid else "")
+                + "; `trail watch --stop` stops it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _install_signals(self) -> None:
+        if threading_is_main():
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _read_pid(lock_path: Path) -> int | None:
+    try:
+        return int(lock_path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# -- managing a watcher from the outside ---------------------------------------------------------------------------
+
+
+def watcher_status(repo: TrailRepo) -> dict[str, Any] | None:
+    sock, _, _ = paths(repo)
+    try:
+        reply = watchclient.request(sock, {"op": "status"}, timeout=5)
+    except watchclient.WatcherGone:
+        return None
+    return reply if reply and reply.get("ok") else None
+
+
+def start_daemon(repo: TrailRepo, wait: float = 30.0) -> dict[str, Any]:
+    """Start a detached watcher for `repo` and wait until it answers; returns its status."""
+    running = watcher_status(repo)
+    if running is not None:
+        return running
+    repo.ensure_dirs()
+    _, _, log_path = paths(repo)
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trail.cli", "-C", str(repo.workdir), "watch"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # detached from the terminal: Ctrl-C there does not reach it
+            close_fds=True,
+        )
+    if wait <= 0:
+        return {"pid": proc.pid, "starting": True}
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        status = watcher_status(repo)
+        if status is not None:
+            return status
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            raise TrailError("the watcher did not start: " + (" / ".join(tail) or f"exit {proc.returncode}"))
+        time.sleep(0.05)
+    raise TrailError(f"the watcher did not answer within {wait:.0f} s; see {log_path}")
+
+
+def stop_daemon(repo: TrailRepo, wait: float = 10.0) -> bool:
+    """Ask the watcher to stop (SIGTERM if it does not answer); False if none was running."""
+    sock, lock_path, _ = paths(repo)
+    try:
+        reply = watchclient.request(sock, {"op": "stop"}, timeout=5)
+    except watchclient.WatcherGone:
+        reply = None
+    pid = _read_pid(lock_path)
+    if reply is None:
+        if pid is None or not _lock_held(lock_path):
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _lock_held(lock_path):
+        time.sleep(0.05)
+    return True
+
+
+def _lock_held(lock_path: Path) -> bool:
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
