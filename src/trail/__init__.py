@@ -5,11 +5,10 @@ Names are imported on first use, so that light entry points (agent hooks) do not
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 __all__ = ["Event", "Recorder", "Step", "TrailError", "__version__"]
 
+TYPE_CHECKING = False  # importing typing would slow every hook down
 if TYPE_CHECKING:
     from .errors import TrailError
     from .events import Event
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 _LAZY = {"Event": "events", "Recorder": "recorder", "Step": "store", "TrailError": "errors"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 

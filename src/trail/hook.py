@@ -2,27 +2,23 @@
 
 It must never hurt its caller: it always exits 0, writes nothing on stdout (Claude Code reads stdout as
 instructions), and logs its own failures to `.git/trail/errors.log`, keeping the payload it could not record
-under `.git/trail/failed/` so that nothing is lost. Only the standard library is imported until there is work.
+under `.git/trail/failed/` so that nothing is lost.
+
+When a watcher runs, the whole process is a Python start, a JSON parse and a socket round trip: everything else
+(pygit2 above all) is imported only on the paths that need it, inside the functions.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
 import os
-import re
 import sys
-import time
-import traceback
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from . import watchclient
-
+TYPE_CHECKING = False  # typing itself costs an import on the fast path
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
+
     from .repo import TrailRepo
     from .snapshot import Snapshot
 
@@ -37,8 +33,8 @@ Installed by `trail hooks install claude|git`; not meant to be run by hand.
 """
 ERRORS_LOG = "errors.log"
 _LOG_LIMIT = 1024 * 1024
-ACTIVE_WITHIN = timedelta(hours=24)
-_SESSION_RE = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._-]{0,127})"')
+ACTIVE_HOURS = 24
+_SESSION_PATTERN = rb'"session_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._-]{0,127})"'
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def forward(source: str, raw: bytes, where: str) -> bool:
     """Hand the hook to the watcher of the worktree at `where`, if one runs; True if it took it."""
+    import base64
+
+    from . import watchclient
+
     sock = watchclient.socket_path(where)
     if sock is None:
         return False
@@ -79,6 +79,8 @@ def forward(source: str, raw: bytes, where: str) -> bool:
 
 
 def _payload_cwd(raw: bytes) -> str | None:
+    import json
+
     try:
         cwd = json.loads(raw).get("cwd")
     except (ValueError, AttributeError, UnicodeDecodeError):
@@ -112,6 +114,8 @@ def run_claude(raw: bytes, process_cwd: str, snapshotter: Snapshotter | None = N
 
 
 def parse_payload(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    import json
+
     if not raw.strip():
         return None, "empty payload"
     try:
@@ -125,10 +129,12 @@ def parse_payload(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 def record_malformed(repo: TrailRepo, raw: bytes, problem: str) -> None:
     """Keep a payload trail cannot route as a note, in the session it names if any can be read from it."""
+    import re
+
     from .events import NOTE, Event
     from .writer import StepWriter
 
-    match = _SESSION_RE.search(raw)
+    match = re.search(_SESSION_PATTERN, raw)
     session_id = match.group(1).decode() if match else "claude-unrouted"
     try:
         writer = StepWriter(repo)
@@ -173,6 +179,8 @@ def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> Non
 
 
 def _record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | None) -> None:
+    from datetime import UTC, datetime, timedelta
+
     from .events import Event
     from .writer import StepWriter
 
@@ -183,7 +191,8 @@ def _record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | N
     now = datetime.now(UTC)
     snapshot = None
     for info in writer.store.sessions():
-        if info.ended or info.tip.session.get("worktree") != str(repo.workdir) or now - info.updated > ACTIVE_WITHIN:
+        stale = now - info.updated > timedelta(hours=ACTIVE_HOURS)
+        if info.ended or info.tip.session.get("worktree") != str(repo.workdir) or stale:
             continue
         snapshot = snapshot or writer.snapshot()
         subject = head.message.split("\n", 1)[0]
@@ -221,6 +230,9 @@ def _read_stdin() -> bytes:
 
 def log_error(repo: TrailRepo, context: str, error: BaseException, trace: bool = True) -> None:
     """Append one entry to `.git/trail/errors.log` (shown by `trail doctor`), rotating it past 1 MiB."""
+    import traceback
+    from datetime import UTC, datetime
+
     try:
         repo.ensure_dirs()
         log = repo.trail_dir / ERRORS_LOG
@@ -239,6 +251,8 @@ def log_error(repo: TrailRepo, context: str, error: BaseException, trace: bool =
 
 def keep_failed(repo: TrailRepo, raw: bytes) -> Path | None:
     """Save a payload that could not be recorded, to be looked at (or replayed) later."""
+    import time
+
     try:
         folder = repo.trail_dir / "failed"
         folder.mkdir(parents=True, exist_ok=True)
@@ -250,8 +264,10 @@ def keep_failed(repo: TrailRepo, raw: bytes) -> Path | None:
 
 
 def _last_resort(error: BaseException) -> None:
-    with contextlib.suppress(Exception):
+    try:  # noqa: SIM105 - contextlib is not imported on the fast path
         sys.stderr.write(f"trail-hook: {type(error).__name__}: {error}\n")
+    except Exception:  # noqa: BLE001
+        pass
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ process never loads pygit2. When none answers, callers do the work themselves.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # pathlib and typing would cost the hook's fast path more than the rest of it
+if TYPE_CHECKING:
+    from typing import Any
 
 SOCKET_NAME = "watch.sock"
 DISABLED = False  # set in the watcher itself, which must never wait on its own socket
@@ -22,33 +23,39 @@ class WatcherGone(Exception):
     """The watcher stopped answering in the middle of a request."""
 
 
-def find_gitdir(start: str | os.PathLike[str]) -> Path | None:
+def find_gitdir(start: str) -> str | None:
     """The git directory of the working tree containing `start`, found without libgit2: the nearest `.git`
     folder, or the folder a `.git` file (linked worktree, submodule) points to."""
-    path = Path(os.path.abspath(start))
-    for folder in (path, *path.parents):
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
+    folder = os.path.abspath(start)
+    while True:
+        dot_git = os.path.join(folder, ".git")
+        if os.path.isdir(dot_git):
             return dot_git
-        if dot_git.is_file():
-            with contextlib.suppress(OSError, ValueError):
-                text = dot_git.read_text().strip()
-                if text.startswith("gitdir:"):
-                    target = Path(text[len("gitdir:") :].strip())
-                    return target if target.is_absolute() else (folder / target).resolve()
+        if os.path.isfile(dot_git):
+            try:
+                with open(dot_git) as f:
+                    text = f.read().strip()
+            except (OSError, ValueError):
+                return None
+            if not text.startswith("gitdir:"):
+                return None
+            target = text[len("gitdir:") :].strip()
+            return target if os.path.isabs(target) else os.path.realpath(os.path.join(folder, target))
+        parent = os.path.dirname(folder)
+        if parent == folder:
             return None
-    return None
+        folder = parent
 
 
-def socket_path(start: str | os.PathLike[str]) -> Path | None:
+def socket_path(start: str) -> str | None:
     gitdir = find_gitdir(start)
     if gitdir is None:
         return None
-    path = gitdir / "trail" / SOCKET_NAME
-    return path if path.exists() else None
+    path = os.path.join(gitdir, "trail", SOCKET_NAME)
+    return path if os.path.exists(path) else None
 
 
-def request(path: Path, message: dict[str, Any], timeout: float = 25.0) -> dict[str, Any] | None:
+def request(path: str | os.PathLike[str], message: dict[str, Any], timeout: float = 25.0) -> dict[str, Any] | None:
     """Send one request; None if no watcher listens there. Raises WatcherGone if it stopped mid-way (the
     request may or may not have been carried out)."""
     if DISABLED:
@@ -79,31 +86,28 @@ def request(path: Path, message: dict[str, Any], timeout: float = 25.0) -> dict[
         sock.close()
 
 
-def _connect(sock: socket.socket, path: Path) -> None:
-    name = os.fsencode(path)
-    if len(name) <= _MAX_SUN_PATH:
-        sock.connect(name)
-        return
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        sock.connect(f"/proc/self/fd/{folder}/{path.name}")
-    finally:
-        os.close(folder)
+def _connect(sock: socket.socket, path: str | os.PathLike[str]) -> None:
+    _at(path, sock.connect)
 
 
-def bind(sock: socket.socket, path: Path) -> None:
+def bind(sock: socket.socket, path: str | os.PathLike[str]) -> None:
     """Bind a listening socket at `path`, readable and writable by its owner only."""
     old = os.umask(0o177)
     try:
-        name = os.fsencode(path)
-        if len(name) <= _MAX_SUN_PATH:
-            sock.bind(name)
-        else:
-            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                sock.bind(f"/proc/self/fd/{folder}/{path.name}")
-            finally:
-                os.close(folder)
+        _at(path, sock.bind)
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
+
+
+def _at(path: str | os.PathLike[str], call: Any) -> None:
+    """`call` the socket's address `path`, through /proc/self/fd when it is longer than sockaddr_un allows."""
+    name = os.fsencode(path)
+    if len(name) <= _MAX_SUN_PATH:
+        call(name)
+        return
+    folder = os.open(os.path.dirname(name), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        call(f"/proc/self/fd/{folder}/".encode() + os.path.basename(name))
+    finally:
+        os.close(folder)

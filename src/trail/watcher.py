@@ -1,10 +1,10 @@
 """The watcher's memory: which paths changed since the last snapshot, and the tree that snapshot made.
 
-watchdog reports file events on its own thread; a snapshot first waits until every event that happened before
-it has arrived (a barrier: a read of a file inside the watched tree, whose event comes after all earlier ones on
-the same inotify queue), then rewrites only the trees above the changed paths. Whenever the event stream cannot
-be trusted (overflow, the person switched branches, ignore rules changed, watches refused), the next snapshot is
-a full scan, whose result is the same tree by construction.
+watchdog reports file events on its own thread. A snapshot first waits until every event that happened before it
+has arrived (a barrier: a write to trail's own file in the git directory, whose event comes after all earlier
+ones on the observer's single inotify queue), then rewrites only the trees above the changed paths. Whenever the
+event stream cannot be trusted (overflow, the person switched branches, ignore rules changed, watches refused),
+the next snapshot is a full scan, whose result is the same tree by construction.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from watchdog.events import (
     DirMovedEvent,
     FileAttribEvent,
     FileClosedEvent,
-    FileClosedNoWriteEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
@@ -39,13 +38,13 @@ from .snapshot import Snapshot, snapshot_worktree
 from .treeedit import NeedsFullScan, TreeEditor, TreeState
 
 log = logging.getLogger("trail.watch")
+# No open or read events: every process reading files (git status, the agent itself) would flood the queue.
 EVENTS = [
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
     FileClosedEvent,
-    FileClosedNoWriteEvent,
     FileAttribEvent,
     DirCreatedEvent,
     DirDeletedEvent,
@@ -88,8 +87,10 @@ class Watcher(FileSystemEventHandler):
                 observer = self._observer_factory()
                 observer.schedule(self, os.fspath(self.workdir), recursive=True, event_filter=EVENTS)
                 if not _inside(self.gitdir, self.workdir):
-                    # A linked worktree: its HEAD lives outside the working tree.
+                    # A linked worktree: its HEAD and trail's barrier live outside the working tree. One observer
+                    # reads all its watches from one inotify queue, so the barrier still orders every event.
                     observer.schedule(self, os.fspath(self.gitdir), recursive=False, event_filter=EVENTS)
+                    observer.schedule(self, os.fspath(self.gitdir / "trail"), recursive=False, event_filter=EVENTS)
                 observer.start()
                 self._observer = observer
             except OSError as e:
@@ -122,13 +123,11 @@ class Watcher(FileSystemEventHandler):
                 self._note(os.fsdecode(raw), event)
 
     def _note(self, path: str, event: FileSystemEvent) -> None:
-        if self._barrier_path is not None and path == self._barrier_path:
-            if isinstance(event, FileClosedNoWriteEvent):
+        if path == self._barrier_path:
+            if isinstance(event, FileModifiedEvent):
                 self._barrier_seen += 1
                 self._barrier_cond.notify_all()
             return
-        if isinstance(event, FileClosedNoWriteEvent):
-            return  # someone read a file
         rel = os.path.relpath(path, self.workdir)
         if rel == "." or rel.startswith(".."):
             if os.path.basename(path) == "HEAD":  # a linked worktree's HEAD: the person switched branches
@@ -200,13 +199,13 @@ class Watcher(FileSystemEventHandler):
 
     def _wait_for_events(self) -> None:
         """Return once every file event that happened before this call has been noted."""
-        if self._observer is None or self._barrier_path is None:
+        if self._observer is None:
             return
         with self._lock:
             target = self._barrier_seen + 1
         try:
-            with open(self._barrier_path, "rb"):
-                pass
+            with open(self._barrier_path, "w") as f:
+                f.write(f"{target}\n")
         except OSError:
             self._on_overflow()
             return
@@ -234,17 +233,15 @@ class Watcher(FileSystemEventHandler):
             self.repo.__dict__.pop("config", None)  # TrailRepo caches it
         return changed and self._state is not None
 
-    def _choose_barrier(self) -> str | None:
+    def _choose_barrier(self) -> str:
+        """trail's own file in this worktree's git directory, named as watchdog will name it."""
+        folder = self.gitdir / "trail"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / BARRIER_NAME).touch()
         dot_git = self.workdir / ".git"
-        if dot_git.is_file():
-            return os.fspath(dot_git)  # a linked worktree or submodule: its .git file sits in the watched tree
-        if dot_git.is_dir() and dot_git.resolve() == self.gitdir.resolve():
-            barrier = dot_git / "trail" / BARRIER_NAME  # named as watchdog will name it
-            barrier.parent.mkdir(parents=True, exist_ok=True)
-            barrier.touch()
-            return os.fspath(barrier)
-        self.fallback = "the git directory is outside the working tree, where its events cannot be ordered"
-        return None
+        if dot_git.is_dir() and _inside(self.gitdir, self.workdir):
+            return os.fspath(dot_git / "trail" / BARRIER_NAME)
+        return os.fspath(folder / BARRIER_NAME)
 
     def status(self) -> dict[str, Any]:
         with self._lock:

@@ -43,6 +43,7 @@ class WatchServer:
         self.watcher = watcher or Watcher(repo)
         self.started = time.time()
         self.requests = 0
+        self.last_request_ms: float | None = None
         self._stop = False
         self._lock_fd: int | None = None
 
@@ -89,7 +90,10 @@ class WatchServer:
             while chunk := conn.recv(1 << 20):
                 chunks.append(chunk)
             message = json.loads(b"".join(chunks))
+            started = time.perf_counter()
             reply = self.handle(message if isinstance(message, dict) else {})
+            if message.get("op") not in ("ping", "status"):
+                self.last_request_ms = _ms(started)
         except Exception as e:  # noqa: BLE001 - one bad request must not stop the watcher
             log.exception("request failed")
             reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
@@ -138,6 +142,7 @@ class WatchServer:
             "workdir": str(self.repo.workdir),
             "started": self.started,
             "requests": self.requests,
+            "last_request_ms": self.last_request_ms,
             **self.watcher.status(),
         }
 
