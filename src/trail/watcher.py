@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from .snapshot import Snapshot, snapshot_worktree
 from .treeedit import NeedsFullScan, TreeEditor, TreeState
 
 log = logging.getLogger("trail.watch")
+# watchdog warns when a directory comes back at a path it watched before; it re-watches it, which is what we want.
+warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning, module="watchdog")
 # No open or read events: every process reading files (git status, the agent itself) would flood the queue.
 EVENTS = [
     FileCreatedEvent,
