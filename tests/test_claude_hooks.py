@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trail import hook
+from trail.install import CLAUDE_EVENTS
 from trail.repo import TrailRepo
 from trail.store import Store
 
@@ -242,22 +243,7 @@ JSONISH = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
-EVENTS = st.sampled_from(
-    [
-        "SessionStart",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "Notification",
-        "Stop",
-        "SubagentStart",
-        "SubagentStop",
-        "PreCompact",
-        "SessionEnd",
-        "SomethingNew",
-    ]
-)
+EVENTS = st.sampled_from([*CLAUDE_EVENTS, "SomethingNew"])
 
 
 @st.composite

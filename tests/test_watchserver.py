@@ -71,6 +71,7 @@ def test_daemon_status_socket_and_single_instance(daemon: Path) -> None:
     assert stat.S_IMODE(sock.stat().st_mode) == 0o600
     again = trail("watch", cwd=repo)
     assert again.returncode == 1 and "already runs" in again.stderr
+    assert "file events (inotify)" in trail("doctor", cwd=repo).stdout
     assert trail("watch", "--stop", cwd=repo).stdout.startswith("Stopped")
     assert trail("watch", "--status", cwd=repo).returncode == 1
     assert not sock.exists()

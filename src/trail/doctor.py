@@ -76,7 +76,21 @@ def run_checks(path: str) -> list[Check]:
     else:
         checks.append(Check(OK, "sessions", f"{len(ids)} recorded"))
     checks.append(_check_errors_log(repo.trail_dir / ERRORS_LOG))
+    failed = sorted((repo.trail_dir / "failed").glob("*")) if (repo.trail_dir / "failed").is_dir() else []
+    if failed:
+        checks.append(Check(WARN, "unrecorded", f"{len(failed)} hook payloads kept in {failed[0].parent}"))
+    checks.append(_check_watcher(repo))
     return checks
+
+
+def _check_watcher(repo: TrailRepo) -> Check:
+    from .watchserver import watcher_status
+
+    info = watcher_status(repo)
+    if info is None:
+        return Check(OK, "watcher", "not running (optional: `trail watch --daemon` makes steps cost what changed)")
+    status = WARN if "full scans" in str(info.get("mode")) else OK
+    return Check(status, "watcher", f"pid {info['pid']}, {info['mode']}, {info['requests']} requests")
 
 
 def _check_trail_dir(trail_dir: Path) -> Check:

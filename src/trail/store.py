@@ -436,16 +436,15 @@ class Store:
                     found = self.session(named)
                     n = (found.steps if found else 0) + n
                 return self.step_at(named, n)
-        sid: str | None
+        commit_step = self._commit_step(address)
         try:
-            sid = self.resolve_session(address)
+            sid: str | None = self.resolve_session(address)
         except StepNotFoundError:
             sid = None
         except AmbiguousStepError:
-            if self._commit_step(address) is None:
+            if commit_step is None:
                 raise
             sid = None
-        commit_step = self._commit_step(address)
         if sid is not None:
             info = self.session(sid)
             assert info is not None
