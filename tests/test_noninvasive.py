@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import commit_all, git
+import pytest
+from conftest import commit_all, git, trail
 
 from trail import Recorder
 from trail.store import REF_PREFIX
@@ -37,7 +39,8 @@ def protected_state(repo: Path) -> dict[str, object]:
     return state
 
 
-def test_one_hundred_steps_change_nothing_of_the_users(repo: Path) -> None:
+@pytest.mark.parametrize("watcher", [False, True], ids=["scanning", "watcher"])
+def test_one_hundred_steps_change_nothing_of_the_users(repo: Path, watcher: bool) -> None:
     # A realistic starting point: staged and unstaged changes, a stash, packed refs, extra branches.
     (repo / ".gitignore").write_text("*.log\nbuild/\n")
     (repo / "data.bin").write_bytes(bytes(range(256)) * 4)
@@ -51,7 +54,19 @@ def test_one_hundred_steps_change_nothing_of_the_users(repo: Path) -> None:
     (repo / "src" / "app.py").write_text("print('unstaged')\n")
     os.symlink("README.md", repo / "link-to-readme")
     rng = random.Random(7)
+    if watcher:
+        assert trail("watch", "--daemon", cwd=repo).returncode == 0
+    try:
+        rec = record_hundred_steps(repo, rng, protected_state)
+    finally:
+        if watcher:
+            trail("watch", "--stop", cwd=repo)
+    check_after(repo, rec)
 
+
+def record_hundred_steps(
+    repo: Path, rng: random.Random, protected_state: Callable[[Path], dict[str, object]]
+) -> Recorder:
     with Recorder(repo, agent="careful") as rec:
         for i in range(100):
             # The agent's edits, made before the step is recorded.
@@ -84,6 +99,10 @@ def test_one_hundred_steps_change_nothing_of_the_users(repo: Path) -> None:
             assert protected_state(repo) == before, f"step {i} changed the user's state"
         before = protected_state(repo)
     assert protected_state(repo) == before
+    return rec
+
+
+def check_after(repo: Path, rec: Recorder) -> None:
     steps = rec.store.steps(rec.session_id)
     assert len(steps) == 102
     assert git("stash", "list", cwd=repo).count("\n") == 1

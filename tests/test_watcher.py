@@ -227,3 +227,29 @@ def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
         assert_same(other, watcher)
     finally:
         watcher.stop()
+
+
+QUEUE_LIMIT = Path("/proc/sys/fs/inotify/max_queued_events")
+
+
+@pytest.mark.skipif(not os.access(QUEUE_LIMIT, os.W_OK), reason="needs a writable inotify queue limit (root)")
+def test_a_real_kernel_queue_overflow(repo: Path) -> None:
+    # A queue of 16 events (read when the watcher's inotify instance is made; restored right after) and a burst
+    # of thousands of writes: the kernel drops events, and the snapshot after must still be exact.
+    old = QUEUE_LIMIT.read_text()
+    QUEUE_LIMIT.write_text("16")
+    try:
+        watcher = Watcher(TrailRepo.discover(repo))
+        watcher.start()
+    finally:
+        QUEUE_LIMIT.write_text(old)
+    try:
+        for i in range(3000):
+            (repo / f"burst-{i}.txt").write_text(f"{i}\n")
+        assert_same(repo, watcher)
+        assert watcher.stats.get("last_full_scan") in (
+            "the event queue overflowed",
+            "file events stopped arriving in time",
+        )
+    finally:
+        watcher.stop()

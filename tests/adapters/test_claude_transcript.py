@@ -102,3 +102,33 @@ def test_import_is_idempotent_and_continues(repo: Path, tmp_path: Path) -> None:
     head_tree = git("rev-parse", "HEAD^{tree}", cwd=repo).strip()
     assert all(s.tree == head_tree and s.tree_source for s in steps)
     assert "Trail-Tree: HEAD at import" in git("log", "-1", "trail/sessions/imp-1", cwd=repo)
+
+
+def test_import_all_finds_this_repositorys_transcripts(repo: Path, tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    config = tmp_path / "claude-config"
+    escaped = re.sub(r"[^A-Za-z0-9]", "-", str(repo))
+    project = config / "projects" / escaped
+    (project / "sess-all" / "subagents").mkdir(parents=True)
+    write(project / "sess-all.jsonl", transcript_lines("transcript.jsonl", session_id="sess-all", cwd=str(repo))[:-1])
+    write(
+        project / "sess-all" / "subagents" / "agent-a1b2c3d.jsonl",
+        transcript_lines("subagent.jsonl", session_id="sess-all", cwd=str(repo)),
+    )
+    elsewhere = config / "projects" / (escaped + "-other")  # a name that looks like a subfolder, but is not ours
+    elsewhere.mkdir()
+    write(elsewhere / "foreign.jsonl", transcript_lines("transcript.jsonl", session_id="foreign", cwd="/elsewhere"))
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(config)}
+    cli = [sys.executable, "-m", "trail.cli", "import", "claude", "--all"]
+    first = subprocess.run(cli, cwd=repo, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    store = Store(TrailRepo.discover(repo))
+    assert store.session_ids() == ["sess-all", "sess-all.agent-a1b2c3d"]
+    child = store.steps("sess-all.agent-a1b2c3d")
+    assert child[0].event.payload["parent_session"] == "sess-all"
+    again = subprocess.run(cli, cwd=repo, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout.count("already imported") == 2
