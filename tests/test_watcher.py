@@ -92,6 +92,11 @@ def test_modes_links_big_files_and_ignored_files(watched: tuple[Path, Watcher]) 
     (repo / "y.log").write_text("ignored too\n")
     (repo / "build" / "more.o").write_bytes(b"\x7f")
     assert_same(repo, watcher)
+    (repo / "build" / "nested" / "deeper").mkdir(parents=True)  # new directories inside an ignored one
+    (repo / "build" / "nested" / "deeper" / "x.o").write_bytes(b"\x7f")
+    (repo / "logs.log").mkdir()  # a directory matched by a file pattern
+    (repo / "logs.log" / "today").write_text("ignored\n")
+    assert_same(repo, watcher)
 
 
 def test_ignore_rules_changed_mid_session(watched: tuple[Path, Watcher]) -> None:

@@ -79,6 +79,9 @@ class TreeEditor:
             if (full / ".git").exists():
                 _put(changes, path, self._nested(path, tracked) or _DELETE)
                 return
+            if tracked is None and self.repo.path_is_ignored(path + "/"):
+                _put(changes, path, _DELETE)  # a new directory that the ignore rules keep out, whole
+                return
             _put(changes, path, self._directory(path, base, omitted) or _DELETE)
             return
         if tracked is None and self.repo.path_is_ignored(path):
