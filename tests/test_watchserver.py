@@ -191,3 +191,29 @@ def test_record_stops_cleanly_on_ctrl_c(repo: Path) -> None:
     steps = store.steps(store.sessions()[0].id)
     assert steps[-1].kind == "session_end" and steps[-1].event.payload["reason"] == "interrupted"
     assert any(s.kind == "file_edit" for s in steps)
+
+
+def test_the_watcher_leaves_when_its_working_tree_does(tmp_path: Path) -> None:
+    repo = tmp_path / "short-lived"
+    repo.mkdir()
+    git("init", "-q", cwd=repo)
+    assert trail("watch", "--daemon", cwd=repo).returncode == 0
+    info = watcher_status(TrailRepo.discover(repo))
+    assert info is not None
+    import shutil
+
+    shutil.rmtree(repo)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+        try:
+            with open(f"/proc/{info['pid']}/stat") as f:  # not reaped yet: a zombie has left too
+                if f.read().split()[2] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+    raise AssertionError("the watcher outlived its working tree")

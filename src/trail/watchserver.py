@@ -65,6 +65,9 @@ class WatchServer:
                 try:
                     conn, _ = listener.accept()
                 except TimeoutError:
+                    if not self.repo.workdir.is_dir() or not self.socket_path.exists():
+                        log.info("the working tree or the socket is gone: stopping")
+                        break
                     continue
                 except InterruptedError:
                     continue
