@@ -139,6 +139,11 @@ class Event:
             text = _text(p.get("path")) or _text(p.get("text"))
         elif self.kind == RESPONSE and not _text(p.get("text")) and p.get("thinking"):
             text = "(thinking) " + _text(p.get("thinking"))
+        elif self.kind == RESPONSE and not _text(p.get("text")) and p.get("text_recorded_at"):
+            text = f"(the answer of step {p['text_recorded_at']}, with its token usage)"
+        elif self.kind == RESPONSE and not _text(p.get("text")):
+            calls = [str(u.get("name")) for u in p.get("tool_uses") or [] if isinstance(u, dict)]
+            text = f"(calls {', '.join(calls)})" if calls else "(token usage only)"
         else:
             text = _text(p.get("text")) or _text(p.get("summary"))
         return one_line(text or self.kind)
