@@ -25,6 +25,9 @@ sys.path.insert(0, os.fspath(Path(__file__).parent))
 from snapshot import GitCliStep, change_one_file, generate_repo, git_env, p90, parse_sizes, timed, versions  # noqa: E402
 
 SESSION = "bench-hook-session"
+# As on a user's machine, where Python caches compiled modules: a PYTHONDONTWRITEBYTECODE=1 in the environment
+# (some sandboxes set it) would make every hook process compile trail's modules anew.
+HOOK_ENV = {k: v for k, v in git_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def hook_command() -> list[str]:
@@ -42,7 +45,7 @@ def fire(repo: Path, transcript: Path, event: str, **fields: object) -> None:
         **fields,
     }
     done = subprocess.run(
-        hook_command(), input=json.dumps(payload).encode(), env=git_env(), capture_output=True, check=False
+        hook_command(), input=json.dumps(payload).encode(), env=HOOK_ENV, capture_output=True, check=False
     )
     if done.returncode != 0 or done.stdout:
         raise SystemExit(f"trail-hook misbehaved: rc={done.returncode} stdout={done.stdout!r} {done.stderr!r}")
