@@ -114,6 +114,10 @@ def test_ignore_rules_changed_mid_session(watched: tuple[Path, Watcher]) -> None
     assert_same(repo, watcher)
     (repo / ".git" / "info" / "exclude").write_text("sub/kept.txt\n")
     assert_same(repo, watcher)
+    (repo / "crlf.txt").write_bytes(b"one\r\ntwo\r\n")
+    assert_same(repo, watcher)
+    (repo / ".gitattributes").write_text("*.txt text eol=lf\n")  # the same file now makes another blob
+    assert_same(repo, watcher)
 
 
 def test_branch_switches_and_rebases_by_the_person(watched: tuple[Path, Watcher]) -> None:

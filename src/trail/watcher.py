@@ -140,13 +140,14 @@ class Watcher(FileSystemEventHandler):
         if rel == ".git" or rel.startswith(".git/"):
             self._note_git(rel[5:])
             return
-        if rel == ".gitignore" or rel.endswith("/.gitignore"):
+        if os.path.basename(rel) in (".gitignore", ".gitattributes"):
+            # What is ignored, or how files are filtered into blobs, changed for a whole folder.
             self._mark_rescan(f"{rel} changed")
             return
         self._dirty.add(rel)
 
     def _note_git(self, inside: str) -> None:
-        if inside in ("HEAD", "info/exclude") or inside.startswith("worktrees/") and inside.endswith("/HEAD"):
+        if inside in ("HEAD", "info/exclude", "info/attributes") or inside.startswith("worktrees/") and inside.endswith("/HEAD"):
             self._mark_rescan(f".git/{inside} changed")
         elif inside.startswith("modules/"):
             self._mark_rescan("a submodule moved")
