@@ -147,7 +147,8 @@ class Watcher(FileSystemEventHandler):
         self._dirty.add(rel)
 
     def _note_git(self, inside: str) -> None:
-        if inside in ("HEAD", "info/exclude", "info/attributes") or inside.startswith("worktrees/") and inside.endswith("/HEAD"):
+        moved_worktree_head = inside.startswith("worktrees/") and inside.endswith("/HEAD")
+        if inside in ("HEAD", "info/exclude", "info/attributes") or moved_worktree_head:
             self._mark_rescan(f".git/{inside} changed")
         elif inside.startswith("modules/"):
             self._mark_rescan("a submodule moved")
