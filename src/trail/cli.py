@@ -211,6 +211,8 @@ def demo(directory: str | None) -> None:
     width = max(len(cmd) for cmd, _ in lines[:-1])
     for cmd, what in lines:
         click.echo(f"  {cmd.ljust(width)}  {'# ' + what if what else ''}".rstrip())
+    click.echo("\nTo record your own sessions: `trail hooks install claude` in your repository (Claude Code),")
+    click.echo("`trail record -- CMD` (any agent), or trail.Recorder from Python.")
 
 
 @cli.group("import")
