@@ -262,3 +262,20 @@ def test_a_real_kernel_queue_overflow(repo: Path) -> None:
         )
     finally:
         watcher.stop()
+
+
+def test_filemode_off_fifos_and_repositories_inside_new_folders(repo: Path, tmp_path: Path) -> None:
+    git("config", "core.filemode", "false", cwd=repo)
+    watcher = Watcher(TrailRepo.discover(repo))
+    watcher.start()
+    try:
+        (repo / "src" / "app.py").chmod(0o755)  # ignored: core.filemode is off
+        (repo / "src" / "app.py").write_text("print('changed')\n")
+        os.mkfifo(repo / "pipe")  # git stores no fifos
+        (repo / "vendor" / "lib").mkdir(parents=True)
+        git("init", "-q", cwd=repo / "vendor" / "lib")  # a repository inside a new folder: left out
+        commit_all(repo / "vendor" / "lib", "vendored")
+        (repo / "vendor" / "README").write_text("vendored code\n")
+        assert_same(repo, watcher)
+    finally:
+        watcher.stop()
