@@ -20,6 +20,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .errors import TrailError
+from .events import FILE_EDIT, Event
 from .recorder import Recorder
 from .watcher import EVENTS
 from .watchserver import start_daemon, stop_daemon, watcher_status
@@ -117,12 +118,17 @@ def _record_burst(rec: Recorder, changes: _Changes, quiet: float) -> int:
     paths = changes.take_if_quiet(quiet)
     if not paths:
         return 0
-    info = rec.store.session(rec.session_id)
-    snap = rec.writer.snapshot()
-    if info is not None and info.tip.tree == str(snap.tree):
-        return 0  # only ignored files, or changed and changed back
     text = f"{len(paths)} path{'s' if len(paths) != 1 else ''} changed: " + ", ".join(paths[:5])
     if len(paths) > 5:
         text += ", …"
-    rec.record("file_edit", text=text, paths=paths[:_MAX_LISTED], more=max(0, len(paths) - _MAX_LISTED) or None)
+    payload: dict[str, object] = {"text": text, "paths": paths[:_MAX_LISTED]}
+    if len(paths) > _MAX_LISTED:
+        payload["more"] = len(paths) - _MAX_LISTED
+    writer = rec.writer
+    with writer.session_lock(rec.session_id):
+        snap = writer.snapshot()
+        info = rec.store.session(rec.session_id)
+        if info is not None and info.tip.tree == str(snap.tree):
+            return 0  # only ignored files, or changed and changed back
+        writer.write(Event(kind=FILE_EDIT, payload=payload, session_id=rec.session_id, agent=rec.agent), snap)
     return 1
