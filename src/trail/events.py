@@ -193,6 +193,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_json_fallback)
 
 
+def indent(text: str) -> str:
+    """`text` indented by four spaces, blank lines left empty: how sections nest under their label."""
+    return "\n".join(("    " + line) if line.strip() else "" for line in text.split("\n"))
+
+
 def one_line(text: str, width: int = _SUMMARY_WIDTH) -> str:
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"

@@ -7,6 +7,8 @@ the last line already recorded.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -59,11 +61,16 @@ def find_claude_transcripts(repo: TrailRepo) -> list[Path]:
 def _ran_inside(path: Path, workdir: Path) -> bool:
     """The escaped folder name is ambiguous (`a-b` and `a/b`): the lines' own cwd decides."""
     try:
-        lines, _ = read_lines(path, 0, final=True)
+        with open(path, "rb") as f:
+            head = list(itertools.islice(f, 50))  # the first lines say; the rest is read once, by the import
     except OSError:
         return False
-    for line in lines[:50]:
-        cwd = line.data.get("cwd") if line.data else None
+    for raw in head:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        cwd = data.get("cwd") if isinstance(data, dict) else None
         if isinstance(cwd, str):
             return cwd == str(workdir) or cwd.startswith(str(workdir) + os.sep)
     return False

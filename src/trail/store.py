@@ -484,7 +484,7 @@ def format_message(
     tree_source: str | None = None,
 ) -> str:
     p = event.payload
-    sections = [f"{label}:\n{_indent(text)}" if label else text for label, text in ev.sections(event, _BODY_LIMIT)]
+    sections = [f"{label}:\n{ev.indent(text)}" if label else text for label, text in ev.sections(event, _BODY_LIMIT)]
     if omitted:
         sections.append(
             "Left out of this step's tree (over the size limit):\n"
@@ -511,10 +511,6 @@ def format_message(
     subject = f"{event.kind}: {event.summary()}"
     parts = [subject] + ([body] if body else []) + [trailer_block]
     return "\n\n".join(parts).replace("\0", "\ufffd") + "\n"
-
-
-def _indent(text: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in text.split("\n"))
 
 
 def _trailer_value(value: Any) -> str:

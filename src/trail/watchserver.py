@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -173,14 +174,8 @@ class WatchServer:
             self._lock_fd = None
 
     def _install_signals(self) -> None:
-        if threading_is_main():
+        if threading.current_thread() is threading.main_thread():  # only there may signals be handled
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
-
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _ms(started: float) -> float:

@@ -88,7 +88,7 @@ def format_step(step: Step, diffstat: str | None) -> str:
         lines.append(f"omitted  {item.path} ({item.size} bytes, over the size limit)")
     out = "\n".join(lines) + "\n"
     for label, text in ev.sections(e):
-        out += "\n" + (f"{label}:\n" + _indent(text) if label else _indent(text)) + "\n"
+        out += "\n" + (f"{label}:\n" + ev.indent(text) if label else ev.indent(text)) + "\n"
     return out
 
 
@@ -98,10 +98,6 @@ def _tokens(step: Step) -> str:
     if tin is None and tout is None:
         return ""
     return f"{tin if tin is not None else '?'} in / {tout if tout is not None else '?'} out"
-
-
-def _indent(text: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in text.split("\n"))
 
 
 def _table(rows: Sequence[tuple[str, ...]], right_aligned: frozenset[int] = frozenset(), indent: str = "") -> str:
