@@ -32,7 +32,7 @@ HOOK_ENV = {k: v for k, v in git_env().items() if k != "PYTHONDONTWRITEBYTECODE"
 
 def hook_command() -> list[str]:
     script = Path(sys.executable).parent / "trail-hook"
-    return [os.fspath(script), "claude"] if script.exists() else [sys.executable, "-m", "trail.hook", "claude"]
+    return [os.fspath(script), "claude"] if script.exists() else [sys.executable, "-m", "trail.capture.hook", "claude"]
 
 
 def fire(repo: Path, transcript: Path, event: str, **fields: object) -> None:

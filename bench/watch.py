@@ -30,8 +30,8 @@ sys.path.insert(0, os.fspath(Path(__file__).parent))
 from hook import fire  # noqa: E402
 from snapshot import GitCliStep, change_one_file, generate_repo, git_env, p90, parse_sizes, timed, versions  # noqa: E402
 
+from trail.capture.watch.daemon import watcher_status  # noqa: E402
 from trail.repo import TrailRepo  # noqa: E402
-from trail.watchserver import watcher_status  # noqa: E402
 
 
 @dataclass

@@ -15,10 +15,10 @@ from conftest import git, trail, tree_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trail import hook
-from trail.install import CLAUDE_EVENTS
+from trail.capture import hook
+from trail.install.agents import CLAUDE_EVENTS
 from trail.repo import TrailRepo
-from trail.store import Store
+from trail.store.steps import Store
 
 SESSION = "5c1d8b3e-7f2a-4c6e-9b1d-0a2b3c4d5e6f"
 CHILD = f"{SESSION}.agent-a1b2c3d"
@@ -198,7 +198,7 @@ def test_parallel_hooks_lose_nothing(claude: ClaudeCode) -> None:
 def test_not_a_repository_writes_nothing(tmp_path: Path) -> None:
     data = payload("UserPromptSubmit", session_id=SESSION, cwd=str(tmp_path), transcript_path="/nope")
     result = subprocess.run(
-        [sys.executable, "-m", "trail.hook", "claude"], input=json.dumps(data).encode(), capture_output=True
+        [sys.executable, "-m", "trail.capture.hook", "claude"], input=json.dumps(data).encode(), capture_output=True
     )
     assert result.returncode == 0 and result.stdout == b""
     assert result.stderr.decode().count("\n") == 1 and "not in a git repository" in result.stderr.decode()
@@ -207,7 +207,9 @@ def test_not_a_repository_writes_nothing(tmp_path: Path) -> None:
 
 def test_malformed_payload_is_kept_as_a_note(repo: Path) -> None:
     raw = b'{"session_id": "' + SESSION.encode() + b'", "hook_event_name": "PostToolUse", "tool_inp'
-    result = subprocess.run([sys.executable, "-m", "trail.hook", "claude"], input=raw, cwd=repo, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "trail.capture.hook", "claude"], input=raw, cwd=repo, capture_output=True
+    )
     assert result.returncode == 0 and result.stdout == b""
     note = Store(TrailRepo.discover(repo)).steps(SESSION)[-1]
     assert note.kind == "note" and "could not read" in note.event.payload["text"]

@@ -95,12 +95,12 @@ def test_user_errors_exit_1_with_advice(repo: Path, tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_exit_3_with_a_log(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import trail.store
+    import trail.store.steps
 
     def explode(self: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(trail.store.Store, "sessions", explode)
+    monkeypatch.setattr(trail.store.steps.Store, "sessions", explode)
     assert main(["-C", str(repo), "sessions"]) == 3
     err = capsys.readouterr().err
     assert "crash.log" in err

@@ -12,7 +12,7 @@ from conftest import git
 
 from trail import Recorder
 from trail.repo import TrailRepo
-from trail.store import Store
+from trail.store.steps import Store
 
 WRITER = textwrap.dedent(
     """

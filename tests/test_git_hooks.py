@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import git, trail
 
 from trail import Recorder
-from trail.store import REF_PREFIX
+from trail.store.steps import REF_PREFIX
 
 
 def test_user_commit_steps_link_sessions_to_commits(repo: Path, tmp_path: Path) -> None:

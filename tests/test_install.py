@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import git, trail
 
-from trail import install
 from trail.errors import TrailError
+from trail.install import agents as install
 
 EVENTS = [
     "SessionStart",

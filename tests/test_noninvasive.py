@@ -12,7 +12,7 @@ import pytest
 from conftest import commit_all, git, trail
 
 from trail import Recorder
-from trail.store import REF_PREFIX
+from trail.store.steps import REF_PREFIX
 
 
 def protected_state(repo: Path) -> dict[str, object]:

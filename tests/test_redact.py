@@ -1,4 +1,4 @@
-"""Tests for trail.redact: every secret kind is caught where agents meet it, and ordinary text is left alone.
+"""Tests for trail.capture.redact: every secret kind is caught where agents meet it, and ordinary text is left alone.
 
 All secret values are fake and assembled here, so nothing in this file is a real credential.
 """
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from trail.capture.redact import DEFAULT_RULES, Redactor, Rule
 from trail.errors import ConfigError
-from trail.redact import DEFAULT_RULES, Redactor, Rule
 
 
 def _b64url(obj: object) -> str:

@@ -8,7 +8,7 @@ import pytest
 from conftest import git, git_bytes, trail
 
 from trail import Recorder
-from trail.store import REF_PREFIX
+from trail.store.steps import REF_PREFIX
 
 # Fake values in the real formats, assembled so that no scanner mistakes this file for a leak.
 SECRETS = {

@@ -10,7 +10,7 @@ import pytest
 from conftest import commit_all, git, tree_files
 
 from trail.repo import TrailRepo
-from trail.snapshot import snapshot_worktree
+from trail.store.snapshot import snapshot_worktree
 
 
 def git_tree_of_worktree(repo: Path, tmp_path: Path) -> str:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from trail import Recorder
 from trail.errors import AmbiguousStepError, StepNotFoundError, TrailError
 from trail.repo import TrailRepo
-from trail.store import REF_PREFIX, Store
+from trail.store.steps import REF_PREFIX, Store
 
 TRAILER_LOOKALIKES = st.sampled_from(
     [

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import commit_all, git
 
+from trail.capture.watch.watcher import Watcher
 from trail.repo import TrailRepo
-from trail.snapshot import snapshot_worktree
-from trail.watcher import Watcher
+from trail.store.snapshot import snapshot_worktree
 
 
 @pytest.fixture

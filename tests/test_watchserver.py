@@ -17,9 +17,9 @@ from claude_fixtures import payload
 from conftest import git, trail
 
 from trail import Recorder
+from trail.capture.watch.daemon import paths, watcher_status
 from trail.repo import TrailRepo
-from trail.store import Store
-from trail.watchserver import paths, watcher_status
+from trail.store.steps import Store
 
 SESSION = "7e57c0de-0000-4000-8000-000000000001"
 
@@ -37,7 +37,7 @@ def hook(
 ) -> subprocess.CompletedProcess[bytes]:
     data = {**payload(event, session_id=SESSION, cwd=str(repo), transcript_path="/nonexistent"), **fields}
     result = subprocess.run(
-        [sys.executable, "-m", "trail.hook", "claude"],
+        [sys.executable, "-m", "trail.capture.hook", "claude"],
         input=json.dumps(data).encode(),
         cwd=repo,
         capture_output=True,
@@ -103,14 +103,14 @@ def test_trees_are_the_same_with_and_without_the_watcher(tmp_path: Path) -> None
 
 def test_the_hook_process_does_not_load_pygit2_when_the_watcher_runs(daemon: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "trail.hook", "claude"],
+        [sys.executable, "-X", "importtime", "-m", "trail.capture.hook", "claude"],
         input=json.dumps(payload("UserPromptSubmit", session_id=SESSION, cwd=str(daemon), transcript_path="")).encode(),
         cwd=daemon,
         capture_output=True,
     )
     assert result.returncode == 0 and result.stdout == b""
     imported = result.stderr.decode()
-    assert "trail.watchclient" in imported  # (trail.hook itself runs as __main__)
+    assert "trail.capture.watch.client" in imported  # (trail.capture.hook itself runs as __main__)
     assert "pygit2" not in imported and "click" not in imported and "watchdog" not in imported
     assert Store(TrailRepo.discover(daemon)).steps(SESSION)[-1].kind == "prompt"
 

@@ -10,17 +10,22 @@ __all__ = ["Event", "Recorder", "Step", "TrailError", "__version__"]
 
 TYPE_CHECKING = False  # importing typing would slow every hook down
 if TYPE_CHECKING:
-    from .errors import TrailError
-    from .events import Event
-    from .recorder import Recorder
-    from .store import Step
+    from trail.capture.recorder import Recorder
+    from trail.errors import TrailError
+    from trail.events import Event
+    from trail.store.steps import Step
 
-_LAZY = {"Event": "events", "Recorder": "recorder", "Step": "store", "TrailError": "errors"}
+_LAZY = {
+    "Event": "trail.events",
+    "Recorder": "trail.capture.recorder",
+    "Step": "trail.store.steps",
+    "TrailError": "trail.errors",
+}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'trail' has no attribute {name!r}")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pygit2
 
-from .errors import TrailError
-from .recorder import Recorder
-from .store import Step
+from trail.capture.recorder import Recorder
+from trail.errors import TrailError
+from trail.store.steps import Step
 
 AGENT = "demo-agent"
 MODEL = "claude-sonnet-4-5"

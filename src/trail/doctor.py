@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pygit2
 
-from .errors import TrailError
-from .gitcli import run_git
-from .redact import Redactor
-from .repo import TrailRepo
-from .store import Store
+from trail.capture.redact import Redactor
+from trail.errors import TrailError
+from trail.gitcli import run_git
+from trail.repo import TrailRepo
+from trail.store.steps import Store
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 ERRORS_LOG = "errors.log"
@@ -84,7 +84,7 @@ def run_checks(path: str) -> list[Check]:
 
 
 def _check_watcher(repo: TrailRepo) -> Check:
-    from .watchserver import watcher_status
+    from trail.capture.watch.daemon import watcher_status
 
     info = watcher_status(repo)
     if info is None:

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import TrailError
+from trail.errors import TrailError
 
 _KEEP = (
     "GIT_SSH",

@@ -13,18 +13,8 @@ from pathlib import Path
 
 import pygit2
 
-from .errors import ConfigError, NotARepositoryError, TrailError
-
-DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
-CONFIG_TEMPLATE = """\
-# trail's settings for this repository (git-config syntax; edit with
-#   git config -f .git/trail/config KEY VALUE).
-#
-# [snapshot]
-#     maxFileSize = 10m      # files larger than this are left out of step trees and listed instead
-# [redact]
-#     pattern = my-secret-[0-9a-f]{32}    # extra regexes to redact; repeat the line for more
-"""
+from trail.config import TrailConfig, config_str
+from trail.errors import NotARepositoryError
 
 
 @dataclass
@@ -108,104 +98,6 @@ class TrailRepo:
     def user_identity(self) -> tuple[str, str]:
         """The user's git name and email (for the committer of steps), with a neutral fallback."""
         config = self.git.config
-        name = _config_str(config, "user.name") or os.environ.get("GIT_COMMITTER_NAME") or "trail"
-        email = _config_str(config, "user.email") or os.environ.get("GIT_COMMITTER_EMAIL") or "trail@localhost"
+        name = config_str(config, "user.name") or os.environ.get("GIT_COMMITTER_NAME") or "trail"
+        email = config_str(config, "user.email") or os.environ.get("GIT_COMMITTER_EMAIL") or "trail@localhost"
         return name, email
-
-
-class TrailConfig:
-    """trail's own settings, a git-config file at `.git/trail/config` (read only when present)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._config = pygit2.Config(str(path)) if path.is_file() else None
-
-    def get(self, key: str) -> str | None:
-        return _config_str(self._config, key) if self._config is not None else None
-
-    def get_all(self, key: str) -> list[str]:
-        if self._config is None:
-            return []
-        try:
-            return [value for value in self._config.get_multivar(key) if value is not None]
-        except (KeyError, pygit2.GitError):
-            return []
-
-    def get_bool(self, key: str, default: bool) -> bool:
-        if self._config is None or key not in self._config:
-            return default
-        try:
-            return self._config.get_bool(key)
-        except (pygit2.GitError, ValueError) as e:
-            raise ConfigError(f"{self.path}: {key} must be true or false ({e})") from None
-
-    def get_size(self, key: str, default: int) -> int:
-        if self._config is None or key not in self._config:
-            return default
-        try:
-            return self._config.get_int(key)  # git's k/m/g suffixes work here
-        except (pygit2.GitError, ValueError) as e:
-            raise ConfigError(f"{self.path}: {key} must be a size such as 10m ({e})") from None
-
-    @property
-    def max_file_size(self) -> int:
-        return self.get_size("snapshot.maxFileSize", DEFAULT_MAX_FILE_SIZE)
-
-    @property
-    def redact_enabled(self) -> bool:
-        return self.get_bool("redact.enabled", True)
-
-    @property
-    def redact_patterns(self) -> list[str]:
-        return self.get_all("redact.pattern")
-
-
-def _config_str(config: pygit2.Config | None, key: str) -> str | None:
-    if config is None:
-        return None
-    try:
-        value = config[key]
-    except (KeyError, pygit2.GitError):
-        return None
-    return value if isinstance(value, str) and value else None
-
-
-def init_trail(repo: TrailRepo) -> bool:
-    """Create trail's folders and a commented config file; False if they were already there."""
-    created = not repo.trail_dir.exists()
-    repo.ensure_dirs()
-    config = repo.trail_dir / "config"
-    if not config.exists():
-        config.write_text(CONFIG_TEMPLATE)
-        created = True
-    return created
-
-
-CONFIG_KEYS = ("snapshot.maxfilesize", "redact.pattern", "redact.enabled", "watch.auto")
-
-
-def set_config(
-    repo: TrailRepo, key: str | None, value: str | None, add: bool = False, unset: bool = False, as_list: bool = False
-) -> str:
-    """`git config` on trail's own file, for the keys trail knows; returns what to print."""
-    from .gitcli import run_git
-
-    path = repo.trail_dir / "config"
-    if as_list:
-        return run_git(["config", "-f", path, "--list"], cwd=repo.workdir)
-    if key is None:
-        raise ConfigError("name a key (or use --list); `trail config --help` lists them")
-    if key.lower() not in CONFIG_KEYS:
-        raise ConfigError(f"unknown key {key!r}; trail knows {', '.join(CONFIG_KEYS)}")
-    if unset:
-        run_git(["config", "-f", path, "--unset-all", key], cwd=repo.workdir)
-    elif value is None:
-        try:
-            return run_git(["config", "-f", path, "--get-all", key], cwd=repo.workdir)
-        except TrailError:
-            return ""
-    else:
-        kind = {"redact.enabled": ["--type=bool"], "watch.auto": ["--type=bool"]}.get(key.lower(), [])
-        run_git(["config", "-f", path, *kind, "--add" if add else "--replace-all", key, value], cwd=repo.workdir)
-    repo.__dict__.pop("config", None)
-    return ""

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from claude_fixtures import REAL
 
-from trail.importer import import_claude
+from trail.adapters.claude_import import import_claude
 from trail.repo import TrailRepo
-from trail.store import Store
+from trail.store.steps import Store
 
 TRANSCRIPTS = sorted(REAL.glob("claude-*.jsonl")) if REAL.is_dir() else []
 FIELDS_IN = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")

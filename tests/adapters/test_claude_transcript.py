@@ -8,10 +8,10 @@ from pathlib import Path
 from claude_fixtures import transcript_lines
 from conftest import git
 
+from trail.adapters.claude_import import import_claude
 from trail.adapters.claude_transcript import Cursor, TranscriptConverter, read_lines
-from trail.importer import import_claude
 from trail.repo import TrailRepo
-from trail.store import Store
+from trail.store.steps import Store
 
 
 def write(path: Path, lines: list[str]) -> None:

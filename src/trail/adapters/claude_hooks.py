@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import events as ev
-from ..events import Event
-from ..repo import TrailRepo
-from ..snapshot import Snapshot
-from ..store import SESSION_ID_RE, Step
-from ..writer import StepWriter
-from .claude_transcript import AGENT, Cursor, TranscriptConverter, read_lines
+from trail import events as ev
+from trail.adapters.claude_transcript import AGENT, Cursor, TranscriptConverter, read_lines
+from trail.capture.writer import StepWriter
+from trail.events import Event
+from trail.repo import TrailRepo
+from trail.store.snapshot import Snapshot
+from trail.store.steps import SESSION_ID_RE, Step
 
 EXTERNAL_CHANGE = "external_change"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")

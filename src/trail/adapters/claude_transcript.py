@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import events as ev
-from ..events import Event
+from trail import events as ev
+from trail.events import Event
 
 AGENT = "claude-code"
 USAGE_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")

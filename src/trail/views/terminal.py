@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from .. import events as ev
-from ..store import SessionInfo, Step
+from trail import events as ev
+from trail.store.steps import SessionInfo, Step
 
 
 def local(when: datetime, seconds: bool = True) -> str:

@@ -17,8 +17,8 @@ from pygit2 import C, ffi
 from pygit2.enums import FileMode, RepositoryOpenFlag
 from pygit2.utils import StrArray
 
-from .locking import file_lock
-from .repo import TrailRepo
+from trail.repo import TrailRepo
+from trail.store.locking import file_lock
 
 # Variables that would make libgit2 (opened with FROM_ENV) look somewhere other than the repository we name.
 _GIT_LOCATION_VARS = (

@@ -22,8 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import TrailError
-from .gitcli import clean_env, run_git
+from trail.errors import TrailError
+from trail.gitcli import clean_env, run_git
 
 SCOPES = ("project", "local", "user")
 CLAUDE_EVENTS = (

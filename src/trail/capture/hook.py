@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from .repo import TrailRepo
-    from .snapshot import Snapshot
+    from trail.repo import TrailRepo
+    from trail.store.snapshot import Snapshot
 
     # Given the repository a hook is about, the watcher's snapshot function for it (or None).
     Snapshotter = Callable[[TrailRepo], Callable[[], Snapshot] | None]
@@ -65,7 +65,7 @@ def forward(source: str, raw: bytes, where: str) -> bool:
     """Hand the hook to the watcher of the worktree at `where`, if one runs; True if it took it."""
     import base64
 
-    from . import watchclient
+    from trail.capture.watch import client as watchclient
 
     sock = watchclient.socket_path(where)
     if sock is None:
@@ -96,7 +96,7 @@ def run_claude(raw: bytes, process_cwd: str, snapshotter: Snapshotter | None = N
     if repo is None:
         sys.stderr.write(f"trail: {where} is not in a git repository; nothing recorded\n")
         return
-    from .adapters.claude_hooks import ClaudeHookHandler, HookPayloadError
+    from trail.adapters.claude_hooks import ClaudeHookHandler, HookPayloadError
 
     if payload is not None and problem is None:
         try:
@@ -131,8 +131,8 @@ def record_malformed(repo: TrailRepo, raw: bytes, problem: str) -> None:
     """Keep a payload trail cannot route as a note, in the session it names if any can be read from it."""
     import re
 
-    from .events import NOTE, Event
-    from .writer import StepWriter
+    from trail.capture.writer import StepWriter
+    from trail.events import NOTE, Event
 
     match = re.search(_SESSION_PATTERN, raw)
     session_id = match.group(1).decode() if match else "claude-unrouted"
@@ -159,7 +159,7 @@ def _autostart_watcher(repo: TrailRepo) -> None:
     """`trail config watch.auto true`: the first hook of a session starts the watcher for the next ones."""
     try:
         if repo.config.get_bool("watch.auto", False):
-            from .watchserver import start_daemon
+            from trail.capture.watch.daemon import start_daemon
 
             start_daemon(repo, wait=0)
     except Exception as e:  # noqa: BLE001
@@ -181,8 +181,8 @@ def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> Non
 def _record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | None) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from .events import Event
-    from .writer import StepWriter
+    from trail.capture.writer import StepWriter
+    from trail.events import Event
 
     head = repo.head_commit()
     if head is None:
@@ -213,8 +213,8 @@ def _record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | N
 
 
 def _find_repo(path: str) -> TrailRepo | None:
-    from .errors import NotARepositoryError
-    from .repo import TrailRepo
+    from trail.errors import NotARepositoryError
+    from trail.repo import TrailRepo
 
     try:
         return TrailRepo.discover(path)

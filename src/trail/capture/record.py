@@ -19,11 +19,11 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .errors import TrailError
-from .events import FILE_EDIT, Event
-from .recorder import Recorder
-from .watcher import EVENTS
-from .watchserver import start_daemon, stop_daemon, watcher_status
+from trail.capture.recorder import Recorder
+from trail.capture.watch.daemon import start_daemon, stop_daemon, watcher_status
+from trail.capture.watch.watcher import EVENTS
+from trail.errors import TrailError
+from trail.events import FILE_EDIT, Event
 
 QUIET_SECONDS = 0.3
 _MAX_LISTED = 200

@@ -12,12 +12,12 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from . import events as ev
-from .errors import SessionEndedError
-from .events import Event
-from .repo import TrailRepo
-from .store import Step, check_session_id
-from .writer import StepWriter
+from trail import events as ev
+from trail.capture.writer import StepWriter
+from trail.errors import SessionEndedError
+from trail.events import Event
+from trail.repo import TrailRepo
+from trail.store.steps import Step, check_session_id
 
 
 class Recorder:

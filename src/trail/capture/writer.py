@@ -11,12 +11,12 @@ from typing import Any
 
 import pygit2
 
-from . import watchclient
-from .events import Event
-from .redact import Redactor
-from .repo import TrailRepo
-from .snapshot import OmittedFile, Snapshot, snapshot_worktree
-from .store import Step, Store
+from trail.capture.redact import Redactor
+from trail.capture.watch import client as watchclient
+from trail.events import Event
+from trail.repo import TrailRepo
+from trail.store.snapshot import OmittedFile, Snapshot, snapshot_worktree
+from trail.store.steps import Step, Store
 
 
 class StepWriter:

@@ -34,9 +34,9 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from .repo import TrailRepo
-from .snapshot import Snapshot, snapshot_worktree
-from .treeedit import NeedsFullScan, TreeEditor, TreeState
+from trail.repo import TrailRepo
+from trail.store.snapshot import Snapshot, snapshot_worktree
+from trail.store.treeedit import NeedsFullScan, TreeEditor, TreeState
 
 log = logging.getLogger("trail.watch")
 # watchdog warns when a directory comes back at a path it watched before; it re-watches it, which is what we want.

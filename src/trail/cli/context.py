@@ -18,14 +18,14 @@ class Context:
     @property
     def repo(self) -> Any:
         if self._repo is None:
-            from .repo import TrailRepo
+            from trail.repo import TrailRepo
 
             self._repo = TrailRepo.discover(self.directory)
         return self._repo
 
     @property
     def store(self) -> Any:
-        from .store import Store
+        from trail.store.steps import Store
 
         return Store(self.repo)
 

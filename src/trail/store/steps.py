@@ -19,12 +19,12 @@ from typing import Any
 import pygit2
 from pygit2.enums import ObjectType
 
-from . import events as ev
-from .errors import AmbiguousStepError, StepNotFoundError, TrailError
-from .events import Event
-from .locking import file_lock
-from .repo import TrailRepo
-from .snapshot import OmittedFile
+from trail import events as ev
+from trail.errors import AmbiguousStepError, StepNotFoundError, TrailError
+from trail.events import Event
+from trail.repo import TrailRepo
+from trail.store.locking import file_lock
+from trail.store.snapshot import OmittedFile
 
 REF_PREFIX = "refs/trail/sessions/"
 HEADER = b"trail-event"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .cli_context import Context, echo_json, pass_ctx
-from .cli_hooks import hooks
-from .errors import TrailError
+from trail import __version__
+from trail.cli.context import Context, echo_json, pass_ctx
+from trail.cli.hooks import hooks
+from trail.errors import TrailError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -61,7 +61,7 @@ def init(ctx: Context) -> None:
     Optional: recording creates what it needs. The config file explains the settings
     (snapshot.maxFileSize, redact.pattern, redact.enabled).
     """
-    from .repo import init_trail
+    from trail.config import init_trail
 
     created = init_trail(ctx.repo)
     state = "Initialized" if created else "Already initialized:"
@@ -80,7 +80,7 @@ def init(ctx: Context) -> None:
 @pass_ctx
 def sessions(ctx: Context, as_json: bool, commit: str | None) -> None:
     """List recorded sessions, most recently active first."""
-    from .views.terminal import format_commit_origins, format_sessions
+    from trail.views.terminal import format_commit_origins, format_sessions
 
     store = ctx.store
     if commit:
@@ -106,7 +106,7 @@ def log(ctx: Context, session: str | None, as_json: bool) -> None:
 
     SESSION is a session id or any unique prefix of one.
     """
-    from .views.terminal import format_log
+    from trail.views.terminal import format_log
 
     store = ctx.store
     sid = store.resolve_session(session) if session else store.latest_session()
@@ -124,7 +124,7 @@ def log(ctx: Context, session: str | None, as_json: bool) -> None:
 @pass_ctx
 def show(ctx: Context, step: str, as_json: bool) -> None:
     """Show one step in full: what happened, its text, and which files it changed."""
-    from .views.terminal import format_step
+    from trail.views.terminal import format_step
 
     store = ctx.store
     found = store.resolve(step)
@@ -177,7 +177,7 @@ def checkout(ctx: Context, step: str, directory: str | None) -> None:
     Your current working tree, index and branches are not touched. Remove it with
     `git worktree remove PATH`.
     """
-    from .timetravel import checkout_step
+    from trail.timetravel.checkout import checkout_step
 
     found = ctx.store.resolve(step)
     path = checkout_step(ctx.repo, found, directory)
@@ -193,7 +193,7 @@ def demo(directory: str | None) -> None:
 
     The repository is created at DIRECTORY (new or empty) or in a temporary folder.
     """
-    from .demo import run_demo
+    from trail.demo import run_demo
 
     result = run_demo(directory)
     sid = result.session_id
@@ -237,7 +237,7 @@ def import_claude_command(ctx: Context, paths: tuple[str, ...], everything: bool
     (subagents/agent-<id>.jsonl) becomes a session of its own, linked to its parent's step when the parent was
     imported first.
     """
-    from .importer import claude_projects_dir, find_claude_transcripts, import_claude
+    from trail.adapters.claude_import import claude_projects_dir, find_claude_transcripts, import_claude
 
     targets = [Path(p) for p in paths]
     if everything:
@@ -266,7 +266,8 @@ def watch(ctx: Context, daemon: bool, stop: bool, status: bool) -> None:
     step; the recorded trees are the same either way. Runs in the foreground until Ctrl-C unless --daemon.
     One watcher per working tree. `trail config watch.auto true` starts one with each Claude Code session.
     """
-    from .watchserver import WatchServer, start_daemon, stop_daemon, watcher_status
+    from trail.capture.watch.daemon import start_daemon, stop_daemon, watcher_status
+    from trail.capture.watch.server import WatchServer
 
     repo = ctx.repo
     if sum((daemon, stop, status)) > 1:
@@ -308,7 +309,7 @@ def record(ctx: Context, command: tuple[str, ...]) -> None:
     the code after each burst of file changes (once nothing changed for 300 ms), and the exit status at the end.
     Ctrl-C reaches CMD as usual. Exits with CMD's exit status.
     """
-    from .record import record_command
+    from trail.capture.record import record_command
 
     result = record_command(ctx.directory, command)
     click.echo(f"trail: recorded session {result.session_id} ({result.steps} steps)", err=True)
@@ -332,7 +333,7 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
       redact.enabled        false turns redaction off (default true)
       watch.auto            true: a Claude Code session starts `trail watch` (default false)
     """
-    from .repo import init_trail, set_config
+    from trail.config import init_trail, set_config
 
     init_trail(ctx.repo)
     out = set_config(ctx.repo, key, value, add=add, unset=unset, as_list=as_list)
@@ -344,7 +345,7 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
 @pass_ctx
 def doctor(ctx: Context) -> None:
     """Check that trail can record here, and show errors it logged."""
-    from .doctor import FAIL, run_checks
+    from trail.doctor import FAIL, run_checks
 
     checks = run_checks(ctx.directory)
     width = max(len(c.name) for c in checks)
@@ -359,7 +360,7 @@ cli.add_command(hooks)
 
 def _crash_log_path(directory: str) -> Path:
     try:
-        from .repo import TrailRepo
+        from trail.repo import TrailRepo
 
         repo = TrailRepo.discover(directory)
         repo.ensure_dirs()

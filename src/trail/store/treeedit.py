@@ -17,8 +17,8 @@ from typing import cast
 import pygit2
 from pygit2.enums import FileMode
 
-from .repo import TrailRepo
-from .snapshot import OmittedFile, submodule_head, user_gitlinks
+from trail.repo import TrailRepo
+from trail.store.snapshot import OmittedFile, submodule_head, user_gitlinks
 
 _DELETE = object()
 

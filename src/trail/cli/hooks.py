@@ -1,6 +1,6 @@
 """`trail hooks`: install, remove and show the hooks through which Claude Code and git report to trail.
 
-Parsing and output only; the work is in trail.install.
+Parsing and output only; the work is in trail.install.agents.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from . import install as inst
-from .cli_context import Context, echo_json, pass_ctx
-from .errors import NotARepositoryError
+from trail.cli.context import Context, echo_json, pass_ctx
+from trail.errors import NotARepositoryError
+from trail.install import agents as inst
 
 AGENTS = ("claude", "git")
 _SCOPE_HELP = (

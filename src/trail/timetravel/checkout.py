@@ -10,10 +10,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import TrailError
-from .gitcli import run_git
-from .repo import TrailRepo
-from .store import Step
+from trail.errors import TrailError
+from trail.gitcli import run_git
+from trail.repo import TrailRepo
+from trail.store.steps import Step
 
 
 def checkout_step(repo: TrailRepo, step: Step, directory: str | os.PathLike[str] | None = None) -> Path:

@@ -15,26 +15,17 @@ import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from . import watchclient
-from .errors import TrailError
-from .repo import TrailRepo
-from .watcher import Watcher
+from trail.capture.watch import client as watchclient
+from trail.capture.watch.daemon import paths, read_pid
+from trail.capture.watch.watcher import Watcher
+from trail.errors import TrailError
+from trail.repo import TrailRepo
 
-LOCK_NAME = "watch.lock"
-LOG_NAME = "watch.log"
 log = logging.getLogger("trail.watch")
-
-
-def paths(repo: TrailRepo) -> tuple[Path, Path, Path]:
-    folder = repo.worktree_trail_dir
-    return folder / watchclient.SOCKET_NAME, folder / LOCK_NAME, folder / LOG_NAME
 
 
 class WatchServer:
@@ -122,7 +113,7 @@ class WatchServer:
                 "elapsed_ms": _ms(started),
             }
         if op == "hook":
-            from . import hook
+            from trail.capture import hook
 
             cwd = str(message.get("cwd") or self.repo.workdir)
             if message.get("source") == "claude":
@@ -158,7 +149,7 @@ class WatchServer:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            pid = _read_pid(self.lock_path)
+            pid = read_pid(self.lock_path)
             raise TrailError(
                 f"a watcher already runs for {self.repo.workdir}"
                 + (f" (pid {pid})" if pid else "")
@@ -180,85 +171,3 @@ class WatchServer:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-
-
-def _read_pid(lock_path: Path) -> int | None:
-    try:
-        return int(lock_path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-# -- managing a watcher from the outside ---------------------------------------------------------------------------
-
-
-def watcher_status(repo: TrailRepo) -> dict[str, Any] | None:
-    sock, _, _ = paths(repo)
-    try:
-        reply = watchclient.request(sock, {"op": "status"}, timeout=5)
-    except watchclient.WatcherGone:
-        return None
-    return reply if reply and reply.get("ok") else None
-
-
-def start_daemon(repo: TrailRepo, wait: float = 30.0) -> dict[str, Any]:
-    """Start a detached watcher for `repo` and wait until it answers; returns its status."""
-    running = watcher_status(repo)
-    if running is not None:
-        return running
-    repo.ensure_dirs()
-    _, _, log_path = paths(repo)
-    with open(log_path, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "trail.cli", "-C", str(repo.workdir), "watch"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # detached from the terminal: Ctrl-C there does not reach it
-            close_fds=True,
-        )
-    if wait <= 0:
-        return {"pid": proc.pid, "starting": True}
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        status = watcher_status(repo)
-        if status is not None:
-            return status
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            raise TrailError("the watcher did not start: " + (" / ".join(tail) or f"exit {proc.returncode}"))
-        time.sleep(0.05)
-    raise TrailError(f"the watcher did not answer within {wait:.0f} s; see {log_path}")
-
-
-def stop_daemon(repo: TrailRepo, wait: float = 10.0) -> bool:
-    """Ask the watcher to stop (SIGTERM if it does not answer); False if none was running."""
-    sock, lock_path, _ = paths(repo)
-    try:
-        reply = watchclient.request(sock, {"op": "stop"}, timeout=5)
-    except watchclient.WatcherGone:
-        reply = None
-    pid = _read_pid(lock_path)
-    if reply is None:
-        if pid is None or not _lock_held(lock_path):
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and _lock_held(lock_path):
-        time.sleep(0.05)
-    return True
-
-
-def _lock_held(lock_path: Path) -> bool:
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)

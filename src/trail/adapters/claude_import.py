@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import events as ev
-from .adapters.claude_hooks import child_session_id
-from .adapters.claude_transcript import AGENT, Cursor, Line, TranscriptConverter, read_lines, transcript_session
-from .errors import TrailError
-from .events import Event
-from .repo import TrailRepo
-from .store import SESSION_ID_RE, Step
-from .writer import StepWriter
+from trail import events as ev
+from trail.adapters.claude_hooks import child_session_id
+from trail.adapters.claude_transcript import AGENT, Cursor, Line, TranscriptConverter, read_lines, transcript_session
+from trail.capture.writer import StepWriter
+from trail.errors import TrailError
+from trail.events import Event
+from trail.repo import TrailRepo
+from trail.store.steps import SESSION_ID_RE, Step
 
 IMPORT_TREE = "HEAD at import (a transcript holds no code state)"
 

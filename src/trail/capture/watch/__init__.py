@@ -1,0 +1,1 @@
+"""The watcher: one process per working tree that knows what changed, and the socket hooks talk to it over."""

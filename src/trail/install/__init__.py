@@ -1,0 +1,1 @@
+"""Installers of the hooks that report to trail, one module per agent."""

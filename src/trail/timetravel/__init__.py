@@ -1,0 +1,1 @@
+"""Going back in time: a step checked out, rewound, bisected, blamed or resumed."""
