@@ -41,7 +41,9 @@ def test_log_lists_steps_and_json_has_full_events(recorded: tuple[Path, str]) ->
     repo, sid = recorded
     text = trail("log", cwd=repo / "src").stdout
     assert "@3" in text and "Edit src/app.py" in text and "[50 in / 7 out]" in text
-    steps = json.loads(trail("log", sid[:6], "--json", cwd=repo).stdout)
+    newest_first = json.loads(trail("log", sid[:6], "--json", cwd=repo).stdout)
+    assert [s["n"] for s in newest_first] == [5, 4, 3, 2, 1]
+    steps = json.loads(trail("log", sid[:6], "--json", "--reverse", cwd=repo).stdout)
     assert [s["n"] for s in steps] == [1, 2, 3, 4, 5]
     for step in steps:
         assert {"session", "n", "kind", "time", "commit", "summary", "event"} <= step.keys()
@@ -53,7 +55,8 @@ def test_show_and_diff(recorded: tuple[Path, str]) -> None:
     repo, sid = recorded
     shown = trail("show", f"{sid}@3", cwd=repo)
     assert shown.returncode == 0
-    assert "tool_call" in shown.stdout and "updated" in shown.stdout and "1 changed" in shown.stdout
+    assert "tool_call" in shown.stdout and "updated" in shown.stdout and "1 file changed" in shown.stdout
+    assert "M  src/app.py  +1 -1" in shown.stdout
     assert json.loads(trail("show", "@4", "--json", cwd=repo).stdout)["event"]["payload"]["text"] == "Renamed."
     patch = trail("diff", "@3", cwd=repo).stdout
     assert patch == git("diff", f"trail/sessions/{sid}~2~1", f"trail/sessions/{sid}~2", cwd=repo)
@@ -90,7 +93,7 @@ def test_user_errors_exit_1_with_advice(repo: Path, tmp_path: Path) -> None:
         rec.note("x")
     missing = trail("show", "@99", cwd=repo)
     assert missing.returncode == 1 and "steps 1 to 3" in missing.stderr
-    usage = trail("show", cwd=repo)
+    usage = trail("show", "--no-such-option", cwd=repo)
     assert usage.returncode == 2
 
 
@@ -100,7 +103,7 @@ def test_unexpected_errors_exit_3_with_a_log(repo: Path, monkeypatch: pytest.Mon
     def explode(self: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(trail.store.steps.Store, "sessions", explode)
+    monkeypatch.setattr(trail.store.steps.Store, "scan", explode)
     assert main(["-C", str(repo), "sessions"]) == 3
     err = capsys.readouterr().err
     assert "crash.log" in err
@@ -124,7 +127,7 @@ def test_demo_records_a_realistic_session(tmp_path: Path) -> None:
     result = trail("demo", str(target), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "trail log" in result.stdout
-    steps = json.loads(trail("log", "--json", cwd=target).stdout)
+    steps = json.loads(trail("log", "--reverse", "--json", cwd=target).stdout)
     kinds = [s["kind"] for s in steps]
     assert kinds[0] == "session_start" and kinds[-1] == "session_end"
     assert {"prompt", "response", "tool_call", "decision"} <= set(kinds)

@@ -12,6 +12,7 @@ from conftest import commit_all, git, tree_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import trail
 from trail import Recorder
 from trail.errors import AmbiguousStepError, StepNotFoundError, TrailError
 from trail.repo import TrailRepo
@@ -196,7 +197,7 @@ def test_ref_update_is_compare_and_swap(repo: Path) -> None:
     first = rec.note("one")
     store = rec.store
     # Another writer moves the ref between our read and our swap: the swap must refuse, and append retries.
-    assert store._compare_and_swap(REF_PREFIX + rec.session_id, pygit2.Oid(hex=first.parents[0]), None) is False
+    assert store.compare_and_swap(rec.session_id, first.parents[0], None) is False
     second = rec.note("two")
     assert second.parents == (first.commit,)
 
@@ -213,23 +214,23 @@ def test_addresses(repo: Path) -> None:
     with Recorder(repo, session_id="aaaa-2222") as second:
         second.note("b")
         target = second.note("c")
-    store = second.store
-    assert store.resolve("aaaa-2222@3").commit == target.commit
-    assert store.resolve("aaaa-2@3").commit == target.commit
-    assert store.resolve("@3").commit == target.commit
-    assert store.resolve("@0").kind == "session_end"
-    assert store.resolve("@-1").commit == target.commit
-    assert store.resolve("aaaa-1111").kind == "session_end"
-    assert store.resolve(target.commit[:12]).commit == target.commit
-    assert store.resolve("trail/sessions/aaaa-2222~1").commit == target.commit
+    history = trail.open(repo)
+    assert history.step("aaaa-2222@3").commit == target.commit
+    assert history.step("aaaa-2@3").commit == target.commit
+    assert history.step("@3").commit == target.commit
+    assert history.step("@0").kind == "session_end"
+    assert history.step("@-1").commit == target.commit
+    assert history.step("aaaa-1111").kind == "session_end"
+    assert history.step(target.commit[:12]).commit == target.commit
+    assert history.step("trail/sessions/aaaa-2222~1").commit == target.commit
     with pytest.raises(AmbiguousStepError, match="2 sessions"):
-        store.resolve("aaaa@1")
+        history.step("aaaa@1")
     with pytest.raises(StepNotFoundError, match="steps 1 to 4"):
-        store.resolve("aaaa-2222@9")
+        history.step("aaaa-2222@9")
     with pytest.raises(StepNotFoundError, match="names no step"):
-        store.resolve("nothing-like-this")
+        history.step("nothing-like-this")
     with pytest.raises(StepNotFoundError, match="not one trail recorded"):
-        store.resolve("HEAD")
+        history.step("HEAD")
 
 
 def test_session_ids_are_validated(repo: Path) -> None:
@@ -245,4 +246,4 @@ def test_commit_objects_are_well_formed(repo: Path) -> None:
     assert result.returncode == 0, result.stderr
     raw = git("cat-file", "commit", REF_PREFIX + rec.session_id, cwd=repo)
     header = next(line for line in raw.splitlines() if line.startswith("trail-event "))
-    assert json.loads(header.split(" ", 1)[1])["format"] == 1
+    assert json.loads(header.split(" ", 1)[1])["format"] == 2

@@ -6,16 +6,19 @@ Names are imported on first use, so that light entry points (agent hooks) do not
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Event", "Recorder", "Step", "TrailError", "__version__"]
+__all__ = ["Event", "History", "Recorder", "Step", "TrailError", "__version__", "open"]
 
 TYPE_CHECKING = False  # importing typing would slow every hook down
 if TYPE_CHECKING:
+    from trail.api import History, open
     from trail.capture.recorder import Recorder
     from trail.errors import TrailError
     from trail.events import Event
     from trail.store.steps import Step
 
 _LAZY = {
+    "open": "trail.api",
+    "History": "trail.api",
     "Event": "trail.events",
     "Recorder": "trail.capture.recorder",
     "Step": "trail.store.steps",

@@ -70,6 +70,25 @@ class TrailConfig:
     def redact_patterns(self) -> list[str]:
         return self.get_all("redact.pattern")
 
+    @property
+    def prices(self) -> dict[str, dict[str, float]]:
+        """`[price "<model>"]` sections: input, output, cacheRead, cacheWrite per million tokens."""
+        prices: dict[str, dict[str, float]] = {}
+        if self._config is None:
+            return prices
+        for entry in self._config:
+            section, _, rest = entry.name.partition(".")
+            model, _, field = rest.rpartition(".")
+            if section.lower() != "price" or not model:
+                continue
+            try:
+                number = float(entry.value or "")
+            except (TypeError, ValueError):
+                continue  # `trail config` refuses such values; one written by hand is ignored
+            name = {"cacheread": "cacheRead", "cachewrite": "cacheWrite"}.get(field.lower(), field.lower())
+            prices.setdefault(model, {})[name] = number
+        return prices
+
 
 def config_str(config: pygit2.Config | None, key: str) -> str | None:
     if config is None:
@@ -106,8 +125,17 @@ def set_config(
         return run_git(["config", "-f", path, "--list"], cwd=repo.workdir)
     if key is None:
         raise ConfigError("name a key (or use --list); `trail config --help` lists them")
-    if key.lower() not in CONFIG_KEYS:
-        raise ConfigError(f"unknown key {key!r}; trail knows {', '.join(CONFIG_KEYS)}")
+    if _is_price(key):
+        if value is not None and not unset:
+            try:
+                float(value)
+            except ValueError:
+                raise ConfigError(f"{key} must be a number (a price per million tokens), not {value!r}") from None
+    elif key.lower() not in CONFIG_KEYS:
+        raise ConfigError(
+            f"unknown key {key!r}; trail knows {', '.join(CONFIG_KEYS)} and price.<model>.input|output|cacheRead|"
+            "cacheWrite"
+        )
     if unset:
         run_git(["config", "-f", path, "--unset-all", key], cwd=repo.workdir)
     elif value is None:
@@ -120,3 +148,11 @@ def set_config(
         run_git(["config", "-f", path, *kind, "--add" if add else "--replace-all", key, value], cwd=repo.workdir)
     repo.__dict__.pop("config", None)
     return ""
+
+
+def _is_price(key: str) -> bool:
+    section, _, rest = key.partition(".")
+    model, _, field = rest.rpartition(".")
+    return (
+        section.lower() == "price" and bool(model) and field.lower() in ("input", "output", "cacheread", "cachewrite")
+    )

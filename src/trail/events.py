@@ -199,7 +199,8 @@ def indent(text: str) -> str:
 
 
 def one_line(text: str, width: int = _SUMMARY_WIDTH) -> str:
-    line = " ".join(text.split())
+    # Only the start can show: a megabyte of tool output is not split into words to keep its first 72 characters.
+    line = " ".join(text[: width * 8].split())
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 

@@ -11,18 +11,19 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trail import events as ev
 from trail.adapters.claude_hooks import child_session_id
-from trail.adapters.claude_transcript import AGENT, Cursor, Line, TranscriptConverter, read_lines, transcript_session
+from trail.adapters.claude_transcript import AGENT, Cursor, Line, TranscriptConverter, iter_lines, transcript_session
 from trail.capture.writer import StepWriter
 from trail.errors import TrailError
 from trail.events import Event
 from trail.repo import TrailRepo
-from trail.store.steps import SESSION_ID_RE, Step
+from trail.store.steps import SESSION_ID_RE
 
 IMPORT_TREE = "HEAD at import (a transcript holds no code state)"
 
@@ -77,12 +78,15 @@ def _ran_inside(path: Path, workdir: Path) -> bool:
 
 
 def import_claude(repo: TrailRepo, path: str | os.PathLike[str]) -> ImportResult:
+    """Record the transcript at `path` as a session (or continue an earlier import of it): read a few MB at a
+    time, written as one pack, the session's ref moved once."""
     path = Path(path)
     try:
-        lines, _ = read_lines(path, 0, final=True)
+        chunks = iter_lines(path)
+        first_chunk = next(chunks, [])
     except OSError as e:
         raise TrailError(f"cannot read {path}: {e.strerror or e}") from None
-    session_id, agent_id = transcript_session(lines)
+    session_id, agent_id = transcript_session(first_chunk)
     if session_id is None:
         if not SESSION_ID_RE.match(path.stem):
             raise TrailError(f"{path} names no session (no line has a sessionId); is it a Claude Code transcript?")
@@ -92,72 +96,102 @@ def import_claude(repo: TrailRepo, path: str | os.PathLike[str]) -> ImportResult
         parent, session_id = session_id, child_session_id(session_id, str(agent_id))
     writer = StepWriter(repo)
     with writer.session_lock(session_id):
-        return _import_locked(writer, path, lines, session_id, parent, agent_id)
+        return _import_locked(writer, path, itertools.chain([first_chunk], chunks), session_id, parent, agent_id)
 
 
 def _import_locked(
-    writer: StepWriter, path: Path, lines: list[Line], session_id: str, parent: str | None, agent_id: Any
+    writer: StepWriter,
+    path: Path,
+    chunks: Iterator[list[Line]],
+    session_id: str,
+    parent: str | None,
+    agent_id: Any,
 ) -> ImportResult:
     store = writer.store
-    existing = store.steps(session_id)
     converter = TranscriptConverter(session_id, Cursor(), prompts=True, defer_tools=False)
     waiting: set[str] = set()
-    if existing:
+    tip = store.session(session_id)
+    last_uuid = None
+    if tip is not None:
+        existing = store.steps(session_id, full=True)
         if "imported_from" not in existing[0].event.payload:
             return ImportResult(path, session_id, 0, "recorded live by hooks; not imported again")
-        done = _imported_count(lines, existing, path)
-        converter.feed(lines[:done])  # replayed, not recorded: rebuilds what the last import knew
+        last_uuid = next(
+            (s.event.payload["transcript_uuid"] for s in reversed(existing) if s.event.payload.get("transcript_uuid")),
+            None,
+        )
         # Calls recorded with their result are done; one recorded without (the transcript ended before it)
         # is recorded again if its result has arrived since.
         for step in existing:
             tool_id = step.event.payload.get("tool_use_id")
             if tool_id:
                 (waiting if "status" in step.event.payload else converter.cursor.recorded_tools).add(str(tool_id))
-        lines = lines[done:]
-    events = converter.feed(lines) + converter.unresolved(skip=waiting)
-    if not events:
-        return ImportResult(path, session_id, 0, "already imported" if existing else "no steps in the transcript")
     tree = _head_tree(writer)
     added = 0
-    if not existing:
-        first = next((line.data for line in lines if line.data and line.data.get("timestamp")), {}) or {}
-        start = Event(
-            kind=ev.SESSION_START,
-            payload={
-                "source": "import",
-                "imported_from": str(path.resolve()),
-                "cwd": first.get("cwd"),
-                "branch": first.get("gitBranch") or None,
-                "version": first.get("version"),
-                **(_parent_link(writer, parent, str(agent_id)) if parent else {}),
-            },
-            session_id=session_id,
-            time=events[0].time,
-            agent=AGENT,
+    replaying = last_uuid is not None
+    with writer.bulk() as bulk:
+
+        def record(events: list[Event]) -> None:
+            nonlocal added
+            for event in events:
+                if added == 0 and tip is None:
+                    bulk.write(
+                        _start_event(writer, path, event, first_line, session_id, parent, agent_id), tree, IMPORT_TREE
+                    )
+                    added += 1
+                bulk.write(event, tree, IMPORT_TREE)
+                added += 1
+
+        first_line: dict[str, Any] = {}
+        for lines in chunks:
+            if not first_line:
+                first_line = next((ln.data for ln in lines if ln.data and ln.data.get("timestamp")), {})
+            if replaying:
+                # Lines the last import recorded are replayed, not recorded: they rebuild what it knew.
+                done = next((i + 1 for i, ln in enumerate(lines) if ln.data and ln.data.get("uuid") == last_uuid), 0)
+                if not done:
+                    converter.feed(lines, flush=False)
+                    continue
+                converter.feed(lines[:done])
+                lines = lines[done:]
+                replaying = False
+            record(converter.feed(lines, flush=False))
+        if replaying:
+            raise TrailError(
+                f"session {session_id} was imported from a transcript that {path} does not continue "
+                f"(its line {last_uuid} is not there); refusing to mix them"
+            )
+        record(converter.finish() + converter.unresolved(skip=waiting))
+    if not added:
+        return ImportResult(
+            path, session_id, 0, "already imported" if tip is not None else "no steps in the transcript"
         )
-        start.payload = {k: v for k, v in start.payload.items() if v is not None}
-        writer.write(start, None, tree=tree, tree_source=IMPORT_TREE)
-        added += 1
-    for event in events:
-        writer.write(event, None, tree=tree, tree_source=IMPORT_TREE)
-        added += 1
     return ImportResult(path, session_id, added)
 
 
-def _imported_count(lines: list[Line], existing: list[Step], path: Path) -> int:
-    """How many of `lines` earlier imports recorded: up to the line of the last step that names one."""
-    last_uuid = next(
-        (s.event.payload["transcript_uuid"] for s in reversed(existing) if s.event.payload.get("transcript_uuid")),
-        None,
-    )
-    if last_uuid is None:
-        return 0
-    for i, line in enumerate(lines):
-        if line.data and line.data.get("uuid") == last_uuid:
-            return i + 1
-    raise TrailError(
-        f"session {existing[0].session_id} was imported from a transcript that {path} does not continue "
-        f"(its line {last_uuid} is not there); refusing to mix them"
+def _start_event(
+    writer: StepWriter,
+    path: Path,
+    first_event: Event,
+    first: dict[str, Any],
+    session_id: str,
+    parent: str | None,
+    agent_id: Any,
+) -> Event:
+    payload = {
+        "source": "import",
+        "imported_from": str(path.resolve()),
+        "cwd": first.get("cwd"),
+        "branch": first.get("gitBranch") or None,
+        "version": first.get("version"),
+        **(_parent_link(writer, parent, str(agent_id)) if parent else {}),
+    }
+    return Event(
+        kind=ev.SESSION_START,
+        payload={k: v for k, v in payload.items() if v is not None},
+        session_id=session_id,
+        time=first_event.time,
+        agent=AGENT,
     )
 
 

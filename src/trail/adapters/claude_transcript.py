@@ -8,6 +8,7 @@ share `message.id` and repeat its usage, so tokens are counted once per message 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,16 +46,39 @@ def read_lines(path: str | Path, offset: int, final: bool = False) -> tuple[list
     if final and tail.strip():
         pieces.append(tail)
         consumed = len(data)
+    return _parse_lines(pieces), offset + consumed
+
+
+def iter_lines(path: str | Path, offset: int = 0, chunk: int = 4 << 20) -> Iterator[list[Line]]:
+    """A whole file's lines from byte `offset`, in lists of about `chunk` bytes, so that memory stays bounded
+    however large the file is. A last line without a newline is included (it will not parse)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        rest = b""
+        while True:
+            data = f.read(chunk)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                yield _parse_lines(data[:cut].split(b"\n"))
+        if rest.strip():
+            yield _parse_lines([rest])
+
+
+def _parse_lines(pieces: list[bytes]) -> list[Line]:
     lines = []
     for raw in pieces:
         if not raw.strip():
             continue
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         lines.append(Line(parsed if isinstance(parsed, dict) else None, raw))
-    return lines, offset + consumed
+    return lines
 
 
 @dataclass
@@ -123,8 +147,9 @@ class TranscriptConverter:
         self._pending: _Pending | None = None
         self._out: list[Event] = []
 
-    def feed(self, lines: list[Line]) -> list[Event]:
-        """Events for `lines`, in transcript order; text not followed by a tool call yet is flushed at the end."""
+    def feed(self, lines: list[Line], flush: bool = True) -> list[Event]:
+        """Events for `lines`, in transcript order. Text not followed by a tool call yet is flushed at the end,
+        unless `flush` is False (more lines of the same file follow: `finish()` flushes it)."""
         self._out = []
         for line in lines:
             if line.data is None:
@@ -144,6 +169,13 @@ class TranscriptConverter:
                     {"text": f"A transcript line trail could not read ({e})", "raw": _raw_text(line.raw)},
                     line.data,
                 )
+        if flush:
+            self._flush()
+        return self._out
+
+    def finish(self) -> list[Event]:
+        """The response still pending at the end of the lines fed."""
+        self._out = []
         self._flush()
         return self._out
 

@@ -5,9 +5,12 @@ It runs on every event before anything is written to git, so a recorded session 
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +23,15 @@ __all__ = ["DEFAULT_RULES", "Redactor", "Rule"]
 class Rule:
     """One kind of secret: `pattern` finds it and `group` says which part of a match is the secret.
 
-    Text of the match outside `group` (a header name, a URL's user and host) is kept as it is.
+    Text of the match outside `group` (a header name, a URL's user and host) is kept as it is. `keywords`, in
+    lower case, are strings one of which every match contains (in any case): text with none of them is not
+    searched by this rule at all. A rule without keywords (a user's pattern) searches every text.
     """
 
     kind: str
     pattern: re.Pattern[str]
     group: int = 0
+    keywords: tuple[str, ...] = ()
 
 
 # Where a rule needs "not preceded by a word character", the lookbehind sits *after* the literal prefix
@@ -47,6 +53,7 @@ PRIVATE_KEY = Rule(
         rf".*?(?:-----END {_PEM_LABEL}|\Z)",
         re.DOTALL,
     ),
+    keywords=("-----begin",),
 )
 AWS_ACCESS_KEY = Rule(
     "aws-access-key",
@@ -54,6 +61,7 @@ AWS_ACCESS_KEY = Rule(
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)"
         r"(?<![A-Za-z0-9]....)[A-Z0-9]{16}(?![A-Za-z0-9])"
     ),
+    keywords=("a3t", "akia", "asia", "abia", "acca", "agpa", "aida", "aipa", "anpa", "anva", "apka", "aroa", "asca"),
 )
 AWS_SECRET_KEY = Rule(
     "aws-secret-key",
@@ -65,6 +73,7 @@ AWS_SECRET_KEY = Rule(
         re.IGNORECASE,
     ),
     group=1,
+    keywords=("secret_access_key", "secretaccesskey", "secret_accesskey", "secretaccess_key"),
 )
 GITHUB_TOKEN = Rule(
     "github-token",
@@ -72,10 +81,12 @@ GITHUB_TOKEN = Rule(
         r"gh[pousr]_(?<![A-Za-z0-9_]gh._)[A-Za-z0-9]{36,}"
         r"|github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"
     ),
+    keywords=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
 )
 ANTHROPIC_KEY = Rule(
     "anthropic-key",
     re.compile(r"sk-ant-(?<![A-Za-z0-9_-]sk-ant-)[A-Za-z0-9_-]{20,}"),
+    keywords=("sk-ant-",),
 )
 OPENAI_KEY = Rule(
     "openai-key",
@@ -85,18 +96,22 @@ OPENAI_KEY = Rule(
         # kebab-case names that happen to start with `sk-` (SpinKit's `sk-fading-circle-…` CSS classes).
         r"(?=[A-Za-z0-9_-]*[A-Z0-9])[A-Za-z0-9_-]{20,}"
     ),
+    keywords=("sk-",),
 )
 SLACK_TOKEN = Rule(
     "slack-token",
     re.compile(r"xox[bpaosr]-(?<![A-Za-z0-9_-]xox.-)[A-Za-z0-9-]{10,}"),
+    keywords=("xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxs-", "xoxr-"),
 )
 GOOGLE_API_KEY = Rule(
     "google-api-key",
     re.compile(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+    keywords=("aiza",),
 )
 JWT = Rule(
     "jwt",
     re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    keywords=("eyj",),
 )
 BEARER_TOKEN = Rule(
     "bearer-token",
@@ -107,6 +122,7 @@ BEARER_TOKEN = Rule(
         re.IGNORECASE,
     ),
     group=1,
+    keywords=("bearer",),
 )
 URL_PASSWORD = Rule(
     "url-password",
@@ -117,6 +133,7 @@ URL_PASSWORD = Rule(
         r"([^\s/?#\[\]\"'`<>]+)@(?=[^\s/?#@\"'`<>])"
     ),
     group=1,
+    keywords=("://",),
 )
 
 # Most specific first: a rule only sees text that the rules before it left unredacted, so `sk-ant-…` is an
@@ -135,26 +152,39 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     URL_PASSWORD,
 )
 
-# A substring every match of a pattern contains, for patterns that cannot start with a literal: checking it
-# first skips a whole text in microseconds.
-_REQUIRED_SUBSTRING: dict[re.Pattern[str], str] = {URL_PASSWORD.pattern: "://"}
-
-# A piece of text being redacted, and whether it is a marker (never scanned again) or text still to scan.
-_Piece = tuple[str, bool]
-
 
 def _marker(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
 
+_MARKER = re.compile(r"\[REDACTED:[A-Za-z0-9_.-]+\]")
+_SEPARATOR = "\n"
+try:  # one pass over a text for every rule's keywords; without it, one pass per keyword
+    from ahocorasick_rs import BytesAhoCorasick
+
+    _HAVE_AC = True
+except ImportError:  # pragma: no cover - a platform without its wheel
+    _HAVE_AC = False
+
+
 class Redactor:
-    """Replaces every secret its rules find with `[REDACTED:<kind>]`, counting them by kind."""
+    """Replaces every secret its rules find with `[REDACTED:<kind>]`, counting them by kind.
+
+    All the strings of an event are searched as one text, once: a keyword pass (Aho-Corasick over the text in
+    lower case) picks the few rules that could match, and only those run. Matches never cross from one string
+    into the next (each is cut at the end of the string it starts in), never touch a marker already there, and
+    when two rules match the same text the earlier rule (the more specific) wins. Replacing a secret can let a
+    rule match where it could not before (a boundary check sees a marker's edge now), so the pass repeats until
+    nothing more matches: redacting twice is the same as redacting once.
+    """
 
     def __init__(self, rules: Sequence[Rule] = DEFAULT_RULES) -> None:
         self._rules: tuple[Rule, ...] = tuple(rules)
-        self._plan = [(rule, _REQUIRED_SUBSTRING.get(rule.pattern)) for rule in self._rules]
-        kinds = sorted({rule.kind for rule in self._rules})
-        self._markers = re.compile("|".join(re.escape(_marker(kind)) for kind in kinds)) if kinds else None
+        self._always = [i for i, rule in enumerate(self._rules) if not rule.keywords]
+        keywords = sorted({k for rule in self._rules for k in rule.keywords})
+        self._keyword_rules = [[i for i, r in enumerate(self._rules) if k in r.keywords] for k in keywords]
+        self._keywords = keywords
+        self._automaton = BytesAhoCorasick([k.encode() for k in keywords]) if _HAVE_AC and keywords else None
 
     @classmethod
     def with_extra_patterns(cls, patterns: Iterable[str]) -> Redactor:
@@ -179,82 +209,123 @@ class Redactor:
         counts: Counter[str] = Counter()
         if not text:
             return text, counts
-        pieces = self._split_markers(text)
-        # Once a later rule has replaced a secret, an earlier rule's boundary check sees a marker's edge there
-        # and may match where it could not before; repeating until nothing changes makes redaction idempotent.
-        while True:
-            replaced = 0
-            for rule, needle in self._plan:
-                pieces, found = _apply(rule, needle, pieces)
-                if found:
-                    counts[rule.kind] += found
-                    replaced += found
-            if not replaced:
-                break
-        if len(pieces) == 1:
-            return pieces[0][0], counts
-        return "".join(piece for piece, _ in pieces), counts
+        return self._redact_strings([text], counts)[0], counts
 
     def redact_value(self, value: Any) -> tuple[Any, Counter[str]]:
         """Recursively redacts every str in a JSON-like value (dict keys and values, lists, tuples -> lists).
 
-        Other scalars are returned unchanged; the result is a new structure and the input is never mutated.
+        Other scalars are returned unchanged. The input is never mutated: when a secret was found the result is a
+        new structure; when none was, it is the input itself.
         """
         counts: Counter[str] = Counter()
-        return self._redact_value(value, counts), counts
+        if not value:
+            return value, counts
+        if not self._always and isinstance(value, dict | list | tuple):
+            # The value's JSON holds every keyword its strings hold (JSON escapes none of their characters):
+            # when it holds none, no rule can match and the value need not be taken apart at all.
+            try:
+                dumped = json.dumps(value, ensure_ascii=True, default=str, check_circular=False)
+            except (ValueError, TypeError, RecursionError):
+                dumped = None
+            if dumped is not None and not self._candidates(dumped):
+                return value, counts
+        strings: list[str] = []
+        _collect(value, strings)
+        if not strings:
+            return value, counts
+        redacted = self._redact_strings(list(strings), counts)
+        if not counts:
+            return value, counts  # nothing to replace: no need for a copy
+        return _rebuild(value, iter(redacted)), counts
 
-    def _redact_value(self, value: Any, counts: Counter[str]) -> Any:
-        if isinstance(value, str):
-            text, found = self.redact_text(value)
-            counts.update(found)
-            return text
-        if isinstance(value, dict):
-            # Only str keys can hold a secret; other keys are kept as they are, so they stay hashable.
-            return {
-                (self._redact_value(k, counts) if isinstance(k, str) else k): self._redact_value(v, counts)
-                for k, v in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [self._redact_value(item, counts) for item in value]
-        return value
+    # -- inside ------------------------------------------------------------------------------------------------
 
-    def _split_markers(self, text: str) -> list[_Piece]:
-        # Markers already in the text (it was redacted before) are kept out of every rule's sight, user
-        # patterns included, so they are neither re-matched nor counted again.
-        if self._markers is None or "[REDACTED:" not in text:
-            return [(text, False)]
-        pieces: list[_Piece] = []
-        pos = 0
-        for match in self._markers.finditer(text):
-            if match.start() > pos:
-                pieces.append((text[pos : match.start()], False))
-            pieces.append((match.group(), True))
-            pos = match.end()
-        if pos < len(text):
-            pieces.append((text[pos:], False))
-        return pieces
+    def _candidates(self, text: str) -> list[int]:
+        """The rules that could match somewhere in `text`, in their order."""
+        found = set(self._always)
+        lowered = text.encode("utf-8", "surrogatepass").lower()
+        if self._automaton is not None:
+            for index in {k for k, _, _ in self._automaton.find_matches_as_indexes(lowered, overlapping=True)}:
+                found.update(self._keyword_rules[index])
+        else:
+            for index, keyword in enumerate(self._keywords):
+                if keyword.encode() in lowered:
+                    found.update(self._keyword_rules[index])
+        return sorted(found)
+
+    def _redact_strings(self, strings: list[str], counts: Counter[str]) -> list[str]:
+        text = _SEPARATOR.join(strings)
+        rules = self._candidates(text)
+        if not rules:
+            return strings
+        while True:
+            starts = list(itertools.accumulate((len(s) + 1 for s in strings[:-1]), initial=0))
+            taken: list[tuple[int, int]] = [m.span() for m in _MARKER.finditer(text)] if "[REDACTED:" in text else []
+            found: list[list[tuple[int, int, str]]] = [[] for _ in strings]
+            any_found = False
+            for index in rules:
+                rule = self._rules[index]
+                for match in rule.pattern.finditer(text):
+                    start, end = match.span(rule.group)
+                    # An unmatched group (-1) or an empty one hides nothing; skipping empty spans also keeps a
+                    # user pattern such as `x*` from putting a marker between every two characters.
+                    if start >= end:
+                        continue
+                    which = bisect.bisect_right(starts, start) - 1
+                    end = min(end, starts[which] + len(strings[which]))  # a match stays within its own string
+                    if start >= end or _overlaps(taken, start, end):
+                        continue
+                    bisect.insort(taken, (start, end))
+                    found[which].append((start - starts[which], end - starts[which], rule.kind))
+                    any_found = True
+            if not any_found:
+                return strings
+            for which, spans in enumerate(found):
+                if spans:
+                    strings[which] = _replace(strings[which], spans, counts)
+            text = _SEPARATOR.join(strings)
 
 
-def _apply(rule: Rule, needle: str | None, pieces: list[_Piece]) -> tuple[list[_Piece], int]:
-    """Runs one rule over the unredacted pieces; returns the new pieces and how many secrets it replaced."""
-    out: list[_Piece] = []
-    found = 0
-    for piece, is_marker in pieces:
-        if is_marker or (needle is not None and needle not in piece):
-            out.append((piece, is_marker))
-            continue
-        pos = 0
-        for match in rule.pattern.finditer(piece):
-            start, end = match.span(rule.group)
-            # An unmatched group (-1) or an empty one hides nothing; skipping empty spans also keeps a user
-            # pattern such as `x*` from putting a marker between every two characters.
-            if start >= end:
-                continue
-            if start > pos:
-                out.append((piece[pos:start], False))
-            out.append((_marker(rule.kind), True))
-            pos = end
-            found += 1
-        if pos < len(piece):
-            out.append((piece[pos:] if pos else piece, False))
-    return out, found
+def _replace(text: str, spans: list[tuple[int, int, str]], counts: Counter[str]) -> str:
+    pieces = []
+    pos = 0
+    for start, end, kind in sorted(spans):
+        pieces.append(text[pos:start])
+        pieces.append(_marker(kind))
+        counts[kind] += 1
+        pos = end
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:
+    i = bisect.bisect_left(taken, (start, end))
+    return (i > 0 and taken[i - 1][1] > start) or (i < len(taken) and taken[i][0] < end)
+
+
+def _collect(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                out.append(key)
+            _collect(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, out)
+
+
+def _rebuild(value: Any, strings: Iterator[str]) -> Any:
+    """`value` with its strings replaced, in the order `_collect` found them; a new structure."""
+    if isinstance(value, str):
+        return next(strings)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            new_key = next(strings) if isinstance(key, str) else key
+            out[new_key] = _rebuild(item, strings)
+        return out
+    if isinstance(value, list | tuple):
+        return [_rebuild(item, strings) for item in value]
+    return value

@@ -7,6 +7,7 @@ skipped by a new adapter.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import pygit2
@@ -15,6 +16,7 @@ from trail.capture.redact import Redactor
 from trail.capture.watch import client as watchclient
 from trail.events import Event
 from trail.repo import TrailRepo
+from trail.store.bulk import BulkWriter
 from trail.store.snapshot import OmittedFile, Snapshot, snapshot_worktree
 from trail.store.steps import Step, Store
 
@@ -38,6 +40,27 @@ class StepWriter:
     def session_lock(self, session_id: str) -> Any:
         return self.store.session_lock(session_id)
 
+    def redact(self, event: Event) -> tuple[Event, dict[str, int]]:
+        """`event` with every secret in it replaced, and how many of each kind were."""
+        if self.redactor is None:
+            return event, {}
+        payload, counts = self.redactor.redact_value(event.payload)
+        extra, extra_counts = self.redactor.redact_value(event.extra)
+        if not counts and not extra_counts:
+            return event, {}
+        counts.update(extra_counts)
+        redacted = Event(
+            kind=event.kind,
+            payload=payload,
+            session_id=event.session_id,
+            time=event.time,
+            step=event.step,
+            agent=event.agent,
+            schema=event.schema,
+            extra=extra,
+        )
+        return redacted, dict(counts)
+
     def write(
         self,
         event: Event,
@@ -48,27 +71,46 @@ class StepWriter:
     ) -> Step:
         """Append `event` to its session. `snapshot` None (and no `tree`) keeps the previous step's tree: the
         step changed no code. Callers hold the session's lock."""
-        redacted: dict[str, int] = {}
-        if self.redactor is not None:
-            payload, counts = self.redactor.redact_value(event.payload)
-            extra, extra_counts = self.redactor.redact_value(event.extra)
-            counts.update(extra_counts)
-            event = Event(
-                kind=event.kind,
-                payload=payload,
-                session_id=event.session_id,
-                time=event.time,
-                step=event.step,
-                agent=event.agent,
-                schema=event.schema,
-                extra=extra,
-            )
-            redacted = dict(counts)
+        event, redacted = self.redact(event)
         if snapshot is not None:
             return self.store.append(
                 event, snapshot.tree, snapshot.omitted, redacted, extra_parents, tree_source=tree_source
             )
         return self.store.append(event, tree, (), redacted, extra_parents, tree_source=tree_source)
+
+    def bulk(self) -> BulkStepWriter:
+        """Many steps at once (imports): written as one pack, each session's ref moved once; see store/bulk.py."""
+        return BulkStepWriter(self)
+
+
+class BulkStepWriter:
+    """`with writer.bulk() as bulk: bulk.write(event, tree=...)`: redacted like every step, written on leaving."""
+
+    def __init__(self, writer: StepWriter) -> None:
+        self.writer = writer
+        self.bulk = BulkWriter(writer.store)
+
+    def tip(self, session_id: str) -> Step | None:
+        return self.bulk.session(session_id).tip
+
+    def write(
+        self,
+        event: Event,
+        tree: str | None = None,
+        tree_source: str | None = None,
+        extra_parents: tuple[str, ...] = (),
+    ) -> Step:
+        event, redacted = self.writer.redact(event)
+        batch = self.bulk.session(event.session_id or "")
+        return batch.append(event, tree, (), redacted, extra_parents, tree_source)
+
+    def __enter__(self) -> BulkStepWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.bulk.__exit__(exc_type, exc, tb)
 
 
 def watcher_snapshot(repo: TrailRepo) -> Snapshot | None:

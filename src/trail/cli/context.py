@@ -1,19 +1,29 @@
-"""What every `trail` command shares: the folder it runs in, the repository found from it, JSON output."""
+"""What every `trail` command shares: the folder it runs in, the repository found from it, and its output."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import click
 
+F = TypeVar("F", bound=Callable[..., Any])
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class Context:
-    """What every command shares: the directory trail runs in, and the repository found from it."""
+    """What every command shares: the directory trail runs in, the repository found from it, and how output
+    goes to the terminal (`--color`, `--no-pager`, given before or after the command)."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, color: str = "auto", paging: bool = True) -> None:
         self.directory = directory
+        self.color = color
+        self.paging = paging
         self._repo: Any = None
+        self._history: Any = None
 
     @property
     def repo(self) -> Any:
@@ -25,13 +35,72 @@ class Context:
 
     @property
     def store(self) -> Any:
-        from trail.store.steps import Store
+        return self.history.store
 
-        return Store(self.repo)
+    @property
+    def history(self) -> Any:
+        if self._history is None:
+            import pygit2
+
+            from trail.api import History
+
+            # As git reads objects: without re-hashing each one (`git fsck` and `trail verify` check them).
+            pygit2.option(pygit2.enums.Option.ENABLE_STRICT_HASH_VERIFICATION, 0)
+            self._history = History(self.repo)
+        return self._history
+
+    def terminal(self, color: str | None = None, no_pager: bool = False) -> Any:
+        """The output of a command that prints a lot: paged and coloured as git would."""
+        from trail.views.term import Terminal
+
+        try:
+            git_config = self.repo.git.config
+        except Exception:  # noqa: BLE001 - outside a repository: environment only
+            git_config = None
+        return Terminal(
+            color=color or self.color,
+            paging=self.paging and not no_pager,
+            git_config=git_config,
+        )
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def output_options(command: F) -> F:
+    """`--color WHEN` and `--no-pager` on a command, as git accepts them (they may also come before it)."""
+    command = click.option(
+        "--no-pager", "no_pager", is_flag=True, help="Print straight to standard output, never through a pager."
+    )(command)
+    command = click.option(
+        "--color",
+        "color",
+        type=click.Choice(("auto", "always", "never")),
+        default=None,
+        help="Colour the output: auto (default: on a terminal, unless NO_COLOR is set), always or never.",
+    )(command)
+    return command
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """JSON for people and programs alike: UTF-8 text, with any lone surrogate kept as its \\u escape."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    sys.stdout.write(json_text(value) + "\n")
+
+
+def echo_json_array(items: Iterable[Any]) -> None:
+    """A JSON array written element by element, so the first ones appear before the last are read."""
+    out = sys.stdout
+    first = True
+    for item in items:
+        out.write(("[\n" if first else ",\n") + _indent(json_text(item)))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))

@@ -18,6 +18,7 @@ from pygit2.enums import FileMode, RepositoryOpenFlag
 from pygit2.utils import StrArray
 
 from trail.repo import TrailRepo
+from trail.store.format import OmittedFile
 from trail.store.locking import file_lock
 
 # Variables that would make libgit2 (opened with FROM_ENV) look somewhere other than the repository we name.
@@ -39,12 +40,6 @@ INDEX_NAME = "index"
 # Open private indexes by (process, path): callers hold the worktree's snapshot lock while using one.
 _open_indexes: dict[tuple[int, str], pygit2.Index] = {}
 LOCK_NAME = "snapshot.lock"
-
-
-@dataclass(frozen=True)
-class OmittedFile:
-    path: str  # as git names it, decoded with os.fsdecode (non-UTF-8 bytes survive as surrogate escapes)
-    size: int
 
 
 @dataclass(frozen=True)

@@ -1,72 +1,183 @@
-"""Sessions as git refs, steps as commits: the storage contract every other part relies on.
+"""Sessions as git refs, steps as commits: reading and appending them.
 
-A step is a commit on `refs/trail/sessions/<id>` whose tree is the working tree of that moment. Its message is
-for people (subject, readable body, `Trail-*` trailers); the full event travels losslessly as one line of JSON in
-a `trail-event` header of the commit object itself, where no user text can reach. Only this module reads or
-writes that header.
+A step is a commit on `refs/trail/sessions/<id>` whose tree is the working tree of that moment (format.py has its
+bytes). The ref name decides which session a step belongs to; a ref that does not hold a readable chain of steps
+is reported as a problem and skipped, never allowed to break the rest.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import pygit2
 from pygit2.enums import ObjectType
 
 from trail import events as ev
-from trail.errors import AmbiguousStepError, StepNotFoundError, TrailError
+from trail.errors import StepNotFoundError, TrailError
 from trail.events import Event
 from trail.repo import TrailRepo
+from trail.store import format as fmt
+from trail.store.format import MalformedStep, OmittedFile, ParsedCommit
 from trail.store.locking import file_lock
-from trail.store.snapshot import OmittedFile
 
 REF_PREFIX = "refs/trail/sessions/"
-HEADER = b"trail-event"
-FORMAT_VERSION = 1
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_BODY_LIMIT = 20_000
 _CAS_ATTEMPTS = 200
 
 
-@dataclass(frozen=True)
-class Step:
-    """One recorded step: where it is in git and what happened."""
+class BrokenSessionError(TrailError):
+    """A session ref whose history is not a readable chain of steps."""
 
-    session_id: str
-    n: int
-    commit: str
-    event: Event
-    parents: tuple[str, ...] = ()
-    tree: str = ""
-    omitted: tuple[OmittedFile, ...] = ()
-    redacted: dict[str, int] = field(default_factory=dict)
-    session: dict[str, Any] = field(default_factory=dict)
-    tree_source: str | None = None
+
+class Step:
+    """One recorded step: where it is in git and what happened.
+
+    Listings read only the step's summary; `event` (the full payload) is parsed on first use.
+    """
+
+    __slots__ = ("session_id", "n", "commit", "parents", "tree", "facts", "_parsed", "_record", "_time", "_store")
+
+    def __init__(
+        self,
+        session_id: str,
+        n: int,
+        commit: str,
+        parents: tuple[str, ...],
+        tree: str,
+        facts: dict[str, Any],
+        parsed: ParsedCommit | bytes | None = None,
+        record: dict[str, Any] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.n = n
+        self.commit = commit
+        self.parents = parents
+        self.tree = tree
+        self.facts = facts
+        self._parsed = parsed
+        self._record = record
+        self._time: datetime | None = None
+        self._store = store
+
+    def __repr__(self) -> str:
+        return f"<Step {self.address} {self.kind} {self.commit[:10]}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Step) and (other.commit, other.session_id) == (self.commit, self.session_id)
+
+    def __hash__(self) -> int:
+        return hash((self.commit, self.session_id))
+
+    # -- what listings need (the summary) ------------------------------------------------------------------------
 
     @property
     def kind(self) -> str:
-        return self.event.kind
+        return str(self.facts.get("kind") or "note")
 
     @property
     def time(self) -> datetime:
-        return self.event.time
+        if self._time is None:
+            stamp = self.facts.get("time")
+            try:
+                self._time = datetime.fromisoformat(stamp) if isinstance(stamp, str) else ev.now()
+            except ValueError:
+                self._time = ev.now()
+        return self._time
 
     @property
     def summary(self) -> str:
-        return self.event.summary()
+        return str(self.facts.get("summary") or self.kind)
+
+    @property
+    def agent(self) -> str | None:
+        agent = self.facts.get("agent") or self.session.get("agent")
+        return agent if isinstance(agent, str) else None
+
+    @property
+    def model(self) -> str | None:
+        model = self.facts.get("model")
+        return model if isinstance(model, str) else None
+
+    @property
+    def tokens_in(self) -> int | None:
+        return _int(self.facts.get("tokens_in"))
+
+    @property
+    def tokens_out(self) -> int | None:
+        return _int(self.facts.get("tokens_out"))
+
+    @property
+    def tool(self) -> str | None:
+        tool = self.facts.get("tool")
+        return tool if isinstance(tool, str) else None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.facts.get("error"))
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The session as this step describes it (started, agent, model, title, ended, worktree, parent)."""
+        info = self.facts.get("session_info")
+        return info if isinstance(info, dict) else {}
+
+    @property
+    def tree_source(self) -> str | None:
+        source = self.facts.get("tree_source")
+        return source if isinstance(source, str) else None
 
     @property
     def address(self) -> str:
         return f"{self.session_id}@{self.n}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    # -- the full record (parsed on first use) -------------------------------------------------------------------
+
+    @property
+    def record(self) -> dict[str, Any]:
+        if self._record is None:
+            parsed = self._parsed
+            if isinstance(parsed, bytes):  # the commit this process just wrote
+                parsed = ParsedCommit(parsed)
+            if parsed is None:
+                if self._store is None:
+                    raise MalformedStep(f"step {self.address} was read without its store")
+                parsed = self._store.parse(self.commit)
+            self._record = parsed.record()
+            self._parsed = None  # the raw bytes are no longer needed
+        return self._record
+
+    @property
+    def event(self) -> Event:
+        event = Event.from_dict(self.record["event"])
+        event.session_id = self.session_id
+        event.step = self.n
+        return event
+
+    @property
+    def omitted(self) -> tuple[OmittedFile, ...]:
+        if not self.facts.get("omitted"):
+            return ()
+        return tuple(
+            OmittedFile(str(o.get("path")), int(o.get("size") or 0), o.get("reason"))
+            for o in self.record.get("omitted") or ()
+            if isinstance(o, dict)
+        )
+
+    @property
+    def redacted(self) -> dict[str, int]:
+        if not self.facts.get("redacted"):
+            return {}
+        return dict(self.record.get("redacted") or {})
+
+    def to_json(self, full: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "session": self.session_id,
             "n": self.n,
             "kind": self.kind,
@@ -75,11 +186,15 @@ class Step:
             "parents": list(self.parents),
             "tree": self.tree,
             "summary": self.summary,
-            "omitted": [{"path": o.path, "size": o.size} for o in self.omitted],
-            "redacted": self.redacted,
             "tree_source": self.tree_source,
-            "event": self.event.to_dict(),
         }
+        if full:
+            data["omitted"] = [o.to_json() for o in self.omitted]
+            data["redacted"] = self.redacted
+            data["event"] = self.event.to_dict()
+        else:
+            data.update({k: self.facts[k] for k in ("model", "tokens_in", "tokens_out", "tool") if k in self.facts})
+        return data
 
 
 @dataclass(frozen=True)
@@ -95,12 +210,19 @@ class SessionInfo:
 
     @property
     def agent(self) -> str | None:
-        return self.tip.session.get("agent") or self.tip.event.agent
+        return self.tip.session.get("agent") or self.tip.agent
+
+    @property
+    def model(self) -> str | None:
+        return self.tip.session.get("model") or self.tip.model
 
     @property
     def started(self) -> datetime:
         started = self.tip.session.get("started")
-        return datetime.fromisoformat(started) if isinstance(started, str) else self.tip.time
+        try:
+            return datetime.fromisoformat(started) if isinstance(started, str) else self.tip.time
+        except ValueError:
+            return self.tip.time
 
     @property
     def updated(self) -> datetime:
@@ -114,18 +236,41 @@ class SessionInfo:
     def ended(self) -> bool:
         return bool(self.tip.session.get("ended"))
 
+    @property
+    def parent(self) -> tuple[str, int | None] | None:
+        """The session and step that started this one (a subagent, a forked or linked session)."""
+        parent = self.tip.session.get("parent_session")
+        if not isinstance(parent, str):
+            return None
+        return parent, _int(self.tip.session.get("parent_step"))
+
     def to_json(self) -> dict[str, Any]:
+        parent = self.parent
         return {
             "session": self.id,
             "ref": REF_PREFIX + self.id,
             "agent": self.agent,
+            "model": self.model,
             "steps": self.steps,
             "started": self.started.isoformat(),
             "updated": self.updated.isoformat(),
             "title": self.title,
             "ended": self.ended,
             "tip": self.tip.commit,
+            "parent_session": parent[0] if parent else None,
+            "parent_step": parent[1] if parent else None,
         }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A ref under refs/trail/sessions/ that trail cannot read as a session."""
+
+    ref: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.reason}"
 
 
 def session_ref(session_id: str) -> str:
@@ -141,7 +286,7 @@ def check_session_id(session_id: str) -> str:
     ):
         raise TrailError(
             f"{session_id!r} cannot be a session id: use letters, digits, '.', '_' and '-' "
-            "(at most 128, starting with a letter or digit)"
+            "(at most 128, starting with a letter or digit, no '..', not ending in '.lock')"
         )
     return session_id
 
@@ -152,14 +297,300 @@ class Store:
     def __init__(self, repo: TrailRepo) -> None:
         self.repo = repo
         self.git = repo.git
+        self._index: Any = None
+        self._identity: tuple[str, str] | None = None
 
-    # -- writing -----------------------------------------------------------------------------------------------
+    @property
+    def index(self) -> Any:
+        """The derived step index (store/lookup.py): step N of a session without reading the others."""
+        if self._index is None:
+            from trail.store.lookup import StepIndex
+
+            self._index = StepIndex(self)
+        return self._index
+
+    # -- reading one commit --------------------------------------------------------------------------------------
+
+    def parse(self, commit: pygit2.Oid | str) -> ParsedCommit:
+        """The commit's parts; MalformedStep if it is not a commit or its trail headers cannot be read."""
+        try:
+            kind, raw = self.git.odb.read(commit)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise MalformedStep(f"{commit} is not in the repository") from None
+        if kind != ObjectType.COMMIT:
+            raise MalformedStep(f"{commit} is not a commit")
+        return ParsedCommit(raw)
+
+    def load(self, commit: pygit2.Oid | str, session_id: str | None = None, full: bool = False) -> Step:
+        """The step stored in `commit`, as a member of `session_id` when read through that session's ref.
+
+        Raises MalformedStep when it is not a readable step.
+        """
+        parsed = self.parse(commit)
+        if not parsed.is_step:
+            raise MalformedStep(f"{str(commit)[:12]} is not a trail step")
+        record = None
+        facts = parsed.summary
+        if facts is None or full:
+            record = parsed.record()
+            if facts is None:
+                try:
+                    facts = fmt.summary_from_record(record)
+                except (ValueError, TypeError, KeyError) as e:
+                    raise MalformedStep(f"its trail-event cannot be read ({e})") from None
+        n = facts.get("step")
+        if not isinstance(n, int) or n < 1:
+            raise MalformedStep(f"{str(commit)[:12]} has no step number")
+        sid = session_id if session_id is not None else facts.get("session")
+        if not isinstance(sid, str):
+            raise MalformedStep(f"{str(commit)[:12]} names no session")
+        return Step(
+            sid,
+            n,
+            str(commit),
+            tuple(parsed.parents),
+            parsed.tree,
+            facts,
+            parsed=None if record is not None else parsed,
+            record=record,
+            store=self,
+        )
+
+    def read_step(self, commit: pygit2.Oid | str, full: bool = False) -> Step | None:
+        """The step stored in `commit` (its own header names the session), or None if it is not a readable step."""
+        try:
+            return self.load(commit, full=full)
+        except MalformedStep:
+            return None
+
+    # -- sessions ------------------------------------------------------------------------------------------------
+
+    def session_ids(self) -> list[str]:
+        return sorted(name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX))
+
+    def tip_commit(self, session_id: str) -> str | None:
+        try:
+            target = self.git.references[session_ref(session_id)].target
+        except (KeyError, pygit2.GitError, pygit2.InvalidSpecError, ValueError):
+            return None
+        return str(target) if isinstance(target, pygit2.Oid) else None
+
+    def tip(self, session_id: str) -> Step:
+        """The newest step of a session; BrokenSessionError if its ref does not hold one."""
+        target = self.tip_commit(session_id)
+        if target is None:
+            raise StepNotFoundError(f"no session {session_id!r}; `trail sessions` lists them")
+        try:
+            step = self.load(target, session_id)
+        except MalformedStep as e:
+            raise BrokenSessionError(f"{session_ref(session_id)} does not point to a trail step: {e}") from None
+        claimed = step.facts.get("session")
+        if isinstance(claimed, str) and claimed != session_id:
+            step.facts = {**step.facts, "claimed_session": claimed}
+        return step
+
+    def session(self, session_id: str) -> SessionInfo | None:
+        """The session, or None when there is none by that id or its ref cannot be read."""
+        try:
+            return SessionInfo(session_id, self.tip(session_id))
+        except TrailError:
+            return None
+
+    def scan(self) -> tuple[list[SessionInfo], list[Problem]]:
+        """Every readable session, most recently active first, and a problem for each ref that is not one."""
+        found: list[SessionInfo] = []
+        problems: list[Problem] = []
+        for sid in self.session_ids():
+            ref = session_ref(sid)
+            try:
+                check_session_id(sid)
+                tip = self.tip(sid)
+            except TrailError as e:
+                problems.append(Problem(ref, str(e).removeprefix(ref + " ").removeprefix(": ")))
+                continue
+            claimed = tip.facts.get("claimed_session")
+            if claimed:
+                problems.append(
+                    Problem(ref, f"its steps say they belong to session {claimed!r}; listed under the ref's name")
+                )
+            found.append(SessionInfo(sid, tip))
+        found.sort(key=lambda info: info.updated, reverse=True)
+        return found, problems
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every readable session, most recently active first."""
+        return self.scan()[0]
+
+    def latest_session(self) -> str:
+        sessions = self.sessions()
+        if not sessions:
+            raise StepNotFoundError(
+                "no sessions recorded in this repository yet; record one with the SDK or try `trail demo`"
+            )
+        return sessions[0].id
+
+    # -- steps ---------------------------------------------------------------------------------------------------
+
+    def walk(self, session_id: str, start: Step | None = None, full: bool = False) -> Iterator[Step]:
+        """The steps of a session, newest first, from its tip (or from `start`) down to step 1.
+
+        Each step is read as it is reached, so a caller that stops early reads only what it used.
+        """
+        step = start if start is not None else self.tip(session_id)
+        if full:
+            step = self.load(step.commit, session_id, full=True)
+        while True:
+            yield step
+            if step.n <= 1:
+                return
+            if not step.parents:
+                raise BrokenSessionError(f"step {session_id}@{step.n} has no parent: its history is cut short")
+            try:
+                previous = self.load(step.parents[0], session_id, full=full)
+            except MalformedStep as e:
+                raise BrokenSessionError(f"the step before {session_id}@{step.n} cannot be read: {e}") from None
+            if previous.n != step.n - 1:
+                raise BrokenSessionError(
+                    f"the step before {session_id}@{step.n} says it is step {previous.n}: the session's history "
+                    "is not a chain of steps"
+                )
+            step = previous
+
+    def steps(self, session_id: str, full: bool = False) -> list[Step]:
+        """The steps of a session, oldest first."""
+        return list(reversed(list(self.walk(session_id, full=full))))
+
+    def step_at(self, session_id: str, n: int) -> Step:
+        """Step `n` of a session, found through the step index: its cost does not depend on the session's length."""
+        tip = self.tip(session_id)
+        if not 1 <= n <= tip.n:
+            raise StepNotFoundError(f"session {session_id} has steps 1 to {tip.n}, not {n}")
+        if n == tip.n:
+            return tip
+        return self.index.step(session_id, n, tip)
+
+    def iter_steps(self, session_id: str, first: int = 1, last: int | None = None) -> Iterator[Step]:
+        """Steps `first` to `last` (default: the tip) oldest first, each read as it is reached."""
+        tip = self.tip(session_id)
+        last = tip.n if last is None else min(last, tip.n)
+        commits = self.index.commits(session_id, tip)
+        for n in range(max(first, 1), last + 1):
+            yield self.load(commits[n - 1], session_id)
+
+    def base(self, session_id: str) -> str | None:
+        """The commit the session started from (the parent of its first step), None if it started from nothing."""
+        first = self.step_at(session_id, 1)
+        return first.parents[0] if first.parents else None
+
+    def diff(self, old: Step | str | None, new: Step | str) -> pygit2.Diff:
+        """The change from `old` to `new` (steps or commits); with no `old`, the change `new` made (from its first
+        parent)."""
+        new_commit = new.commit if isinstance(new, Step) else new
+        new_tree = self.git[new_commit].peel(pygit2.Tree)
+        if old is not None:
+            old_tree: pygit2.Tree | None = self.git[old.commit if isinstance(old, Step) else old].peel(pygit2.Tree)
+        else:
+            parents = (
+                new.parents
+                if isinstance(new, Step)
+                else [str(p) for p in self.git[new_commit].peel(pygit2.Commit).parent_ids]
+            )
+            old_tree = self.git[parents[0]].peel(pygit2.Tree) if parents else None
+        diff = old_tree.diff_to_tree(new_tree) if old_tree is not None else new_tree.diff_to_tree(swap=True)
+        diff.find_similar()
+        return diff
+
+    # -- writing -------------------------------------------------------------------------------------------------
 
     def session_lock(self, session_id: str) -> Any:
         """Serializes the writers of one session across threads, processes and worktrees."""
         locks = self.repo.trail_dir / "locks"
         locks.mkdir(parents=True, exist_ok=True)
         return file_lock(locks / f"{check_session_id(session_id)}.lock")
+
+    def previous(self, session_id: str) -> Step | None:
+        """The tip a new step goes on top of; TrailError if the ref holds something else."""
+        target = self.tip_commit(session_id)
+        if target is None:
+            return None
+        try:
+            return self.load(target, session_id)
+        except MalformedStep as e:
+            raise TrailError(
+                f"{session_ref(session_id)} points to {target}, which is not a trail step ({e}); refusing to extend it"
+            ) from None
+
+    def next_commit(
+        self,
+        event: Event,
+        previous: Step | None,
+        tree: str | None,
+        omitted: list[OmittedFile] | tuple[OmittedFile, ...] = (),
+        redacted: dict[str, int] | None = None,
+        extra_parents: tuple[pygit2.Oid | str, ...] = (),
+        tree_source: str | None = None,
+        base: str | None = None,
+    ) -> tuple[bytes, Step]:
+        """The raw commit of `event` as the step after `previous` (or the first step, on top of `base`), and the
+        step it holds (its commit id filled in by the caller once written). Nothing is written."""
+        session_id = check_session_id(event.session_id or "")
+        if previous is not None:
+            parents = [previous.commit]
+            n = previous.n + 1
+            session = dict(previous.session)
+        else:
+            parents = [base] if base else []
+            n = 1
+            session = {"started": event.time.isoformat(), "agent": event.agent}
+        parents += [str(p) for p in extra_parents if str(p) not in parents]
+        if tree is None:
+            tree = previous.tree if previous is not None else self._base_tree(parents)
+        session.setdefault("worktree", self.worktree)
+        if event.model:
+            session["model"] = event.model  # the author of later steps without a model of their own
+        if not session.get("title") and event.kind == ev.PROMPT:
+            session["title"] = event.summary()
+        if event.kind == ev.SESSION_END:
+            session["ended"] = True
+        elif event.kind == ev.SESSION_START:
+            session.pop("ended", None)
+            for key in ("parent_session", "parent_step"):
+                if event.payload.get(key) is not None:
+                    session[key] = event.payload[key]
+        stamped = Event(
+            kind=event.kind,
+            payload=event.payload,
+            session_id=session_id,
+            time=event.time,
+            step=n,
+            agent=event.agent,
+            schema=event.schema,
+            extra=event.extra,
+        )
+        record: dict[str, Any] = {
+            "format": fmt.FORMAT_VERSION,
+            "event": stamped.to_dict(),
+            "omitted": [o.to_json() for o in omitted],
+            "redacted": dict(redacted or {}),
+            "session": session,
+        }
+        if tree_source:
+            record["tree_source"] = tree_source
+        raw, facts = fmt.encode_commit(stamped, record, str(tree), parents, self.identity)
+        # The step reads its event back from the bytes written, as it will be read from git (not from `record`,
+        # whose values may be Python objects that JSON turned into strings).
+        return raw, Step(session_id, n, "", tuple(parents), str(tree), facts, parsed=raw, store=self)
+
+    @cached_property
+    def worktree(self) -> str:
+        return str(self.repo.workdir)
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """The committer of steps: the user's git identity, read once."""
+        if self._identity is None:
+            self._identity = self.repo.user_identity()
+        return self._identity
 
     def append(
         self,
@@ -180,80 +611,45 @@ class Store:
         dense; the swap alone still keeps every step if they do not.
         """
         session_id = check_session_id(event.session_id or "")
-        ref = session_ref(session_id)
         for _ in range(_CAS_ATTEMPTS):
-            old = self._ref_target(ref)
-            previous = self.read_step(old) if old is not None else None
-            if old is not None and previous is None:
-                raise TrailError(f"{ref} points to {old}, which is not a trail step; refusing to extend it")
-            if previous is not None:
-                parents = [previous.commit]
-                n = previous.n + 1
-                session = dict(previous.session)
-            else:
+            previous = self.previous(session_id)
+            base = None
+            if previous is None:
                 head = self.repo.head_commit()
-                parents = [str(head.id)] if head is not None else []
-                n = 1
-                session = {"started": event.time.isoformat(), "agent": event.agent}
-            parents += [str(p) for p in extra_parents if str(p) not in parents]
-            step_tree = str(tree) if tree is not None else (previous.tree if previous else self._base_tree(parents))
-            session.setdefault("worktree", str(self.repo.workdir))
-            if event.model:
-                session["model"] = event.model  # the author of later steps without a model of their own
-            if not session.get("title") and event.kind == ev.PROMPT:
-                session["title"] = event.summary()
-            if event.kind == ev.SESSION_END:
-                session["ended"] = True
-            elif event.kind == ev.SESSION_START:
-                session.pop("ended", None)
-            stamped = Event(
-                kind=event.kind,
-                payload=event.payload,
-                session_id=session_id,
-                time=event.time,
-                step=n,
-                agent=event.agent,
-                schema=event.schema,
-                extra=event.extra,
+                base = str(head.id) if head is not None else None
+            raw, step = self.next_commit(
+                event,
+                previous,
+                str(tree) if tree is not None else None,
+                omitted,
+                redacted,
+                extra_parents,
+                tree_source,
+                base,
             )
-            record = {
-                "format": FORMAT_VERSION,
-                "event": stamped.to_dict(),
-                "omitted": [{"path": o.path, "size": o.size} for o in omitted],
-                "redacted": dict(redacted or {}),
-                "session": session,
-            }
-            if tree_source:
-                record["tree_source"] = tree_source
-            raw = self._commit_bytes(stamped, record, step_tree, parents, omitted, redacted or {})
-            oid = self.git.odb.write(ObjectType.COMMIT, raw)
-            if self._compare_and_swap(ref, oid, old):
-                step = self.read_step(oid)
-                assert step is not None
+            step.commit = str(self.git.odb.write(ObjectType.COMMIT, raw))
+            old = previous.commit if previous is not None else None
+            if self.compare_and_swap(session_id, step.commit, old):
+                self.index.appended(session_id, [step.commit], step.n, old)
                 return step
-        raise TrailError(f"could not update {ref}: it kept changing under trail; try again")
+        raise TrailError(f"could not update {session_ref(session_id)}: it kept changing under trail; try again")
 
     def _base_tree(self, parents: list[str]) -> str:
         if parents:
             return str(self.git[parents[0]].peel(pygit2.Commit).tree_id)
         return str(self.git.TreeBuilder().write())  # the empty tree
 
-    def _ref_target(self, ref: str) -> pygit2.Oid | None:
-        try:
-            target = self.git.references[ref].target
-        except KeyError:
-            return None
-        return target if isinstance(target, pygit2.Oid) else None
-
-    def _compare_and_swap(self, ref: str, new: pygit2.Oid, old: pygit2.Oid | None) -> bool:
+    def compare_and_swap(self, session_id: str, new: str, old: str | None, message: str = "trail: record step") -> bool:
+        """Move the session's ref from `old` (None: it must not exist) to `new`; False if it was elsewhere."""
+        ref = session_ref(session_id)
         deadline = time.monotonic() + 10
         while True:
             try:
                 with self.git.transaction() as tx:
                     tx.lock_ref(ref)
-                    if self._ref_target(ref) != old:
+                    if self.tip_commit(session_id) != old:
                         raise _RefMoved  # leaving by an exception frees the lock without committing
-                    tx.set_target(ref, new, message="trail: record step")
+                    tx.set_target(ref, pygit2.Oid(hex=new), message=message)
                 return True
             except _RefMoved:
                 return False
@@ -263,92 +659,7 @@ class Store:
                     raise
                 time.sleep(0.005)
 
-    def _commit_bytes(
-        self,
-        event: Event,
-        record: dict[str, Any],
-        tree: str,
-        parents: list[str],
-        omitted: list[OmittedFile] | tuple[OmittedFile, ...],
-        redacted: dict[str, int],
-    ) -> bytes:
-        model = event.model or record["session"].get("model")
-        author_name = f"{event.agent or 'agent'} ({model})" if model else (event.agent or "agent")
-        author = _signature(author_name, f"{_slug(event.agent or 'agent')}@agents.trail.invalid", event.time)
-        name, email = self.repo.user_identity()
-        committer = _signature(name, email, event.time)
-        lines = [f"tree {tree}"]
-        lines += [f"parent {p}" for p in parents]
-        lines += [f"author {author}", f"committer {committer}"]
-        head = "\n".join(lines).encode() + b"\n" + HEADER + b" " + ev.dumps(record).encode("ascii") + b"\n"
-        message = format_message(event, omitted, redacted, record.get("tree_source"))
-        return head + b"\n" + message.encode("utf-8", "replace")
-
-    # -- reading -----------------------------------------------------------------------------------------------
-
-    def read_step(self, commit: pygit2.Oid | str) -> Step | None:
-        """The step stored in `commit`, or None if it is not a trail step."""
-        try:
-            kind, raw = self.git.odb.read(commit)
-        except (KeyError, ValueError, pygit2.GitError):
-            return None
-        if kind != ObjectType.COMMIT:
-            return None
-        headers, _, _ = raw.partition(b"\n\n")
-        parents: list[str] = []
-        tree = ""
-        payload = None
-        for line in headers.split(b"\n"):
-            if line.startswith(b"parent "):
-                parents.append(line[7:].decode("ascii"))
-            elif line.startswith(b"tree "):
-                tree = line[5:].decode("ascii")
-            elif line.startswith(HEADER + b" "):
-                payload = line[len(HEADER) + 1 :]
-        if payload is None:
-            return None
-        record = json.loads(payload)
-        event = Event.from_dict(record["event"])
-        return Step(
-            session_id=str(event.session_id),
-            n=int(event.step or 0),
-            commit=str(commit),
-            event=event,
-            parents=tuple(parents),
-            tree=tree,
-            omitted=tuple(OmittedFile(o["path"], int(o["size"])) for o in record.get("omitted", [])),
-            redacted=dict(record.get("redacted") or {}),
-            session=dict(record.get("session") or {}),
-            tree_source=record.get("tree_source"),
-        )
-
-    def session_ids(self) -> list[str]:
-        return sorted(name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX))
-
-    def session(self, session_id: str) -> SessionInfo | None:
-        target = self._ref_target(session_ref(session_id))
-        tip = self.read_step(target) if target is not None else None
-        return SessionInfo(session_id, tip) if tip is not None else None
-
-    def sessions(self) -> list[SessionInfo]:
-        """Every recorded session, most recently active first."""
-        found = [info for sid in self.session_ids() if (info := self.session(sid)) is not None]
-        found.sort(key=lambda info: info.updated, reverse=True)
-        return found
-
-    def walk(self, session_id: str) -> Iterator[Step]:
-        """The steps of a session, newest first."""
-        target = self._ref_target(session_ref(session_id))
-        step = self.read_step(target) if target is not None else None
-        while step is not None and step.session_id == session_id:
-            yield step
-            if step.n <= 1 or not step.parents:
-                return
-            step = self.read_step(step.parents[0])
-
-    def steps(self, session_id: str) -> list[Step]:
-        """The steps of a session, oldest first."""
-        return list(reversed(list(self.walk(session_id))))
+    # -- commits of the person -----------------------------------------------------------------------------------
 
     def steps_leading_to(self, rev: str) -> list[tuple[SessionInfo, list[Step]]]:
         """Sessions in which the person made commit `rev`: for each, the steps from the one after their previous
@@ -359,7 +670,10 @@ class Store:
             raise StepNotFoundError(f"{rev!r} names no commit") from None
         found = []
         for info in self.sessions():
-            steps = self.steps(info.id)
+            try:
+                steps = self.steps(info.id)
+            except TrailError:
+                continue
             start = 0
             for i, step in enumerate(steps):
                 if step.kind == "user_commit" and commit in step.parents[1:]:
@@ -369,167 +683,9 @@ class Store:
                     start = i + 1
         return found
 
-    def diff(self, old: Step | None, new: Step) -> pygit2.Diff:
-        """The change from `old` to `new`; with no `old`, the change `new` made (from its first parent)."""
-        new_tree = self.git[new.tree].peel(pygit2.Tree)
-        if old is not None:
-            old_tree: pygit2.Tree | None = self.git[old.tree].peel(pygit2.Tree)
-        elif new.parents:
-            old_tree = self.git[new.parents[0]].peel(pygit2.Tree)
-        else:
-            old_tree = None
-        diff = old_tree.diff_to_tree(new_tree) if old_tree is not None else new_tree.diff_to_tree(swap=True)
-        diff.find_similar()
-        return diff
 
-    # -- addresses ---------------------------------------------------------------------------------------------
-
-    def resolve_session(self, text: str) -> str:
-        """A session id from itself or a unique prefix of it."""
-        ids = self.session_ids()
-        if text in ids:
-            return text
-        matches = [sid for sid in ids if sid.startswith(text)]
-        if len(matches) > 1:
-            # A parent and its subagents share a prefix: the prefix means the parent.
-            parents = [sid for sid in matches if ".agent-" not in sid[len(text) :]]
-            if len(parents) == 1 and all(m == parents[0] or m.startswith(parents[0] + ".") for m in matches):
-                matches = parents
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            shown = ", ".join(matches[:5]) + (" …" if len(matches) > 5 else "")
-            raise AmbiguousStepError(f"{text!r} matches {len(matches)} sessions ({shown}); give more characters")
-        raise StepNotFoundError(f"no session matches {text!r}; `trail sessions` lists them")
-
-    def latest_session(self) -> str:
-        sessions = self.sessions()
-        if not sessions:
-            raise StepNotFoundError(
-                "no sessions recorded in this repository yet; record one with the SDK or try `trail demo`"
-            )
-        return sessions[0].id
-
-    def step_at(self, session_id: str, n: int) -> Step:
-        info = self.session(session_id)
-        if info is None:
-            raise StepNotFoundError(f"no session {session_id!r}")
-        if not 1 <= n <= info.steps:
-            raise StepNotFoundError(f"session {session_id} has steps 1 to {info.steps}, not {n}")
-        for step in self.walk(session_id):
-            if step.n == n:
-                return step
-        raise StepNotFoundError(f"step {n} of session {session_id} is missing from its history")
-
-    def resolve(self, address: str) -> Step:
-        """A step from `SESSION@N`, `@N` (latest session), `SESSION` or a session prefix (its last step), or
-        any revision git understands that names a step commit."""
-        address = address.strip()
-        if not address:
-            raise StepNotFoundError("empty step address; use SESSION@N, @N, SESSION or a commit id")
-        if "@" in address and not address.startswith("@{"):
-            session_text, _, number = address.rpartition("@")
-            if number.lstrip("-").isdigit():
-                named = self.resolve_session(session_text) if session_text else self.latest_session()
-                n = int(number)
-                if n <= 0:  # @0 is the last step, @-1 the one before it
-                    found = self.session(named)
-                    n = (found.steps if found else 0) + n
-                return self.step_at(named, n)
-        commit_step = self._commit_step(address)
-        try:
-            sid: str | None = self.resolve_session(address)
-        except StepNotFoundError:
-            sid = None
-        except AmbiguousStepError:
-            if commit_step is None:
-                raise
-            sid = None
-        if sid is not None:
-            info = self.session(sid)
-            assert info is not None
-            if commit_step is not None and commit_step.commit != info.tip.commit and address != sid:
-                raise AmbiguousStepError(
-                    f"{address!r} is both a prefix of session {sid} and of commit {commit_step.commit}; "
-                    "give more characters"
-                )
-            return info.tip
-        if commit_step is not None:
-            return commit_step
-        try:
-            self.git.revparse_single(address)
-        except (KeyError, ValueError, pygit2.GitError):
-            raise StepNotFoundError(
-                f"{address!r} names no step: use SESSION@N, @N, a session id (or prefix) or a step's commit id; "
-                "`trail sessions` and `trail log` list them"
-            ) from None
-        raise StepNotFoundError(f"{address!r} is a commit, but not one trail recorded")
-
-    def _commit_step(self, text: str) -> Step | None:
-        try:
-            obj = self.git.revparse_single(text)
-            commit = obj.peel(pygit2.Commit)
-        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-            return None
-        return self.read_step(commit.id)
-
-
-# -- the commit message (for people; trail itself never parses it) ------------------------------------------------
-
-
-def format_message(
-    event: Event,
-    omitted: list[OmittedFile] | tuple[OmittedFile, ...] = (),
-    redacted: dict[str, int] | None = None,
-    tree_source: str | None = None,
-) -> str:
-    p = event.payload
-    sections = [f"{label}:\n{ev.indent(text)}" if label else text for label, text in ev.sections(event, _BODY_LIMIT)]
-    if omitted:
-        sections.append(
-            "Left out of this step's tree (over the size limit):\n"
-            + "\n".join(f"  - {o.path} ({o.size} bytes)" for o in omitted)
-        )
-    trailers = [
-        ("Trail-Session", event.session_id),
-        ("Trail-Step", event.step),
-        ("Trail-Kind", event.kind),
-        ("Trail-Agent", event.agent),
-        ("Trail-Model", p.get("model")),
-        ("Trail-Tokens-In", p.get("tokens_in")),
-        ("Trail-Tokens-Out", p.get("tokens_out")),
-        ("Trail-Tool", p.get("name") if event.kind == ev.TOOL_CALL else None),
-        ("Trail-Duration-Ms", p.get("duration_ms")),
-        ("Trail-Parent-Session", p.get("parent_session")),
-        ("Trail-Redacted", sum(redacted.values()) if redacted else None),
-        ("Trail-Omitted", len(omitted) or None),
-        ("Trail-Tree", tree_source),
-        ("Trail-Format", FORMAT_VERSION),
-    ]
-    trailer_block = "\n".join(f"{k}: {_trailer_value(v)}" for k, v in trailers if v not in (None, ""))
-    body = "\n\n".join(s for s in sections if s.strip())
-    subject = f"{event.kind}: {event.summary()}"
-    parts = [subject] + ([body] if body else []) + [trailer_block]
-    return "\n\n".join(parts).replace("\0", "\ufffd") + "\n"
-
-
-def _trailer_value(value: Any) -> str:
-    return " ".join(str(value).split())[:200]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "agent"
-
-
-def _signature(name: str, email: str, when: datetime) -> str:
-    clean_name = re.sub(r"[<>\n\r\0]", "", name).strip() or "unknown"
-    clean_email = re.sub(r"[<>\n\r\0\s]", "", email) or "unknown"
-    offset = when.utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    tz = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
-    seconds = int(when.astimezone(UTC).timestamp())
-    return f"{clean_name} <{clean_email}> {seconds} {tz}"
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class _RefMoved(Exception):

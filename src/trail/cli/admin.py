@@ -1,0 +1,90 @@
+"""Setting trail up: `trail init`, `config`, `doctor` and `demo`."""
+
+from __future__ import annotations
+
+import click
+
+from trail.cli.context import Context, pass_ctx
+
+
+@click.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Prepare this repository for trail (.git/trail/ and its config file).
+
+    Optional: recording creates what it needs. The config file explains the settings
+    (snapshot.maxFileSize, redact.pattern, redact.enabled).
+    """
+    from trail.config import init_trail
+
+    created = init_trail(ctx.repo)
+    state = "Initialized" if created else "Already initialized:"
+    click.echo(f"{state} trail in {ctx.repo.trail_dir}")
+
+
+@click.command("config")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--add", is_flag=True, help="Add VALUE to a key that can hold several (redact.pattern).")
+@click.option("--unset", is_flag=True, help="Remove KEY.")
+@click.option("--list", "as_list", is_flag=True, help="Show every setting.")
+@pass_ctx
+def config_command(ctx: Context, key: str | None, value: str | None, add: bool, unset: bool, as_list: bool) -> None:
+    """Read or change trail's settings for this repository (.git/trail/config).
+
+    \b
+    Keys:
+      snapshot.maxFileSize  files larger than this are left out of steps (default 10m)
+      redact.pattern        an extra regex to redact; several with --add
+      redact.enabled        false turns redaction off (default true)
+      watch.auto            true: a Claude Code session starts `trail watch` (default false)
+    """
+    from trail.config import init_trail, set_config
+
+    init_trail(ctx.repo)
+    out = set_config(ctx.repo, key, value, add=add, unset=unset, as_list=as_list)
+    if out:
+        click.echo(out, nl=not out.endswith("\n"))
+
+
+@click.command()
+@pass_ctx
+def doctor(ctx: Context) -> None:
+    """Check that trail can record here, and show errors it logged."""
+    from trail.doctor import FAIL, run_checks
+
+    checks = run_checks(ctx.directory)
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        click.echo(f"[{c.status:>4}] {c.name.ljust(width)}  {c.detail}")
+    if any(c.status == FAIL for c in checks):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+def demo(directory: str | None) -> None:
+    """Record a sample agent session in a throwaway repository, to try trail on.
+
+    The repository is created at DIRECTORY (new or empty) or in a temporary folder.
+    """
+    from trail.demo import run_demo
+
+    result = run_demo(directory)
+    sid = result.session_id
+    edit = next((s.n for s in result.steps if s.event.payload.get("name") == "Edit"), 2)
+    click.echo(f"Recorded a sample session of {len(result.steps)} steps in {result.path}\n")
+    click.echo("Try:")
+    lines = [
+        (f"cd {result.path}", ""),
+        ("trail log", "the session, step by step"),
+        (f"trail show @{edit}", "one step in full"),
+        (f"trail diff @{edit}", "the code change the agent made"),
+        (f"trail checkout @{edit - 1}", "the code just before that, in a new worktree"),
+        (f"git log --stat trail/sessions/{sid}", "the same history, with plain git"),
+    ]
+    width = max(len(cmd) for cmd, _ in lines[:-1])
+    for cmd, what in lines:
+        click.echo(f"  {cmd.ljust(width)}  {'# ' + what if what else ''}".rstrip())
+    click.echo("\nTo record your own sessions: `trail hooks install claude` in your repository (Claude Code),")
+    click.echo("`trail record -- CMD` (any agent), or trail.Recorder from Python.")
