@@ -15,6 +15,7 @@ from trail.errors import TrailError
 from trail.gitcli import run_git
 from trail.repo import TrailRepo
 from trail.store.steps import Store
+from trail.views.term import clean
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 ERRORS_LOG = "errors.log"
@@ -62,19 +63,19 @@ def run_checks(path: str) -> list[Check]:
         )
     except TrailError as e:
         checks.append(Check(FAIL, "config", str(e)))
-    store = Store(repo)
-    ids = store.session_ids()
-    broken = [sid for sid in ids if store.session(sid) is None]
-    if broken:
+    found, problems = Store(repo).scan()
+    if problems:
+        shown = "\n".join(f"    {clean(str(p), True)}" for p in problems[:10])
+        more = f"\n    … and {len(problems) - 10} more" if len(problems) > 10 else ""
         checks.append(
             Check(
-                FAIL,
+                WARN,
                 "sessions",
-                f"{len(broken)} session refs do not point to a trail step: " + ", ".join(broken[:5]),
+                f"{len(found)} recorded; {len(problems)} refs under refs/trail/sessions/ are skipped:\n{shown}{more}",
             )
         )
     else:
-        checks.append(Check(OK, "sessions", f"{len(ids)} recorded"))
+        checks.append(Check(OK, "sessions", f"{len(found)} recorded"))
     checks.append(_check_errors_log(repo.trail_dir / ERRORS_LOG))
     failed = sorted((repo.trail_dir / "failed").glob("*")) if (repo.trail_dir / "failed").is_dir() else []
     if failed:

@@ -70,3 +70,35 @@ def test_real_transcript_imports_completely(repo: Path, path: Path) -> None:
         start = steps[0].event.payload
         assert start["parent_session"] == steps[0].session_id.split(".agent-")[0]
         assert isinstance(start.get("parent_step"), int)
+
+
+@pytest.mark.skipif(not TRANSCRIPTS, reason="../shared/fixtures/real is not here")
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.name)
+def test_bulk_import_writes_what_step_by_step_recording_writes(repo: Path, path: Path) -> None:
+    """The same steps, byte for byte, as writing each event on its own would give; and no loose object."""
+    from conftest import git
+
+    from trail.adapters.claude_transcript import Cursor, TranscriptConverter, iter_lines
+    from trail.capture.writer import StepWriter
+
+    trail_repo = TrailRepo.discover(repo)
+    loose = git("count-objects", cwd=repo)
+    result = import_claude(trail_repo, path)
+    assert git("count-objects", cwd=repo) == loose  # everything went into the pack
+    bulk = [s.record["event"] for s in Store(trail_repo).steps(result.session_id, full=True)]
+
+    converter = TranscriptConverter("one-by-one", Cursor(), prompts=True, defer_tools=False)
+    events = []
+    for lines in iter_lines(path):
+        events += converter.feed(lines, flush=False)
+    events += converter.finish() + converter.unresolved()
+    writer = StepWriter(trail_repo)
+    for event in events:
+        event.session_id = "one-by-one"
+        writer.write(event, None)
+    single = [s.record["event"] for s in Store(trail_repo).steps("one-by-one", full=True)]
+    assert len(single) == len(bulk) - 1  # the import's session_start is its own
+    for one, other in zip(single, bulk[1:], strict=True):
+        assert json.dumps({**one, "session": None, "step": one["step"] + 1}, sort_keys=True) == json.dumps(
+            {**other, "session": None}, sort_keys=True
+        )

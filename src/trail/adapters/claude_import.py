@@ -34,6 +34,7 @@ class ImportResult:
     session_id: str
     added: int
     note: str = ""
+    packs: tuple[Path, ...] = ()
 
 
 def claude_projects_dir() -> Path:
@@ -166,7 +167,7 @@ def _import_locked(
         return ImportResult(
             path, session_id, 0, "already imported" if tip is not None else "no steps in the transcript"
         )
-    return ImportResult(path, session_id, added)
+    return ImportResult(path, session_id, added, packs=tuple(bulk.packs))
 
 
 def _start_event(
@@ -198,7 +199,11 @@ def _start_event(
 def _parent_link(writer: StepWriter, parent: str, agent_id: str) -> dict[str, Any]:
     """The parent session and the step that started this subagent (its Task tool call), when imported."""
     link: dict[str, Any] = {"parent_session": parent, "agent_id": agent_id}
-    for step in writer.store.steps(parent):
+    if writer.store.tip_commit(parent) is None:
+        return link  # the parent is not imported (yet)
+    for step in writer.store.walk(parent):
+        if step.tool is None:
+            continue
         result = step.event.payload.get("result")
         if step.kind == ev.TOOL_CALL and isinstance(result, dict) and result.get("agentId") == agent_id:
             link["parent_step"] = step.n

@@ -7,6 +7,7 @@ skipped by a new adapter.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -14,7 +15,7 @@ import pygit2
 
 from trail.capture.redact import Redactor
 from trail.capture.watch import client as watchclient
-from trail.events import Event
+from trail.events import SESSION_END, Event
 from trail.repo import TrailRepo
 from trail.store.bulk import BulkWriter
 from trail.store.snapshot import OmittedFile, Snapshot, snapshot_worktree
@@ -73,10 +74,25 @@ class StepWriter:
         step changed no code. Callers hold the session's lock."""
         event, redacted = self.redact(event)
         if snapshot is not None:
-            return self.store.append(
+            step = self.store.append(
                 event, snapshot.tree, snapshot.omitted, redacted, extra_parents, tree_source=tree_source
             )
-        return self.store.append(event, tree, (), redacted, extra_parents, tree_source=tree_source)
+        else:
+            step = self.store.append(event, tree, (), redacted, extra_parents, tree_source=tree_source)
+        if step.kind == SESSION_END:
+            self._pack_session(step)
+        return step
+
+    def _pack_session(self, step: Step) -> None:
+        """A session that ended is packed in the background: its loose objects become one pack file."""
+        try:
+            from trail.store.maintenance import pack_session_async
+
+            first = self.store.step_at(step.session_id, 1)
+            base = first.parents[0] if first.parents else None
+            pack_session_async(self.repo.commondir, self.repo.trail_dir, step.session_id, base)
+        except Exception:  # noqa: BLE001 - an optimisation must never fail a recording
+            pass
 
     def bulk(self) -> BulkStepWriter:
         """Many steps at once (imports): written as one pack, each session's ref moved once; see store/bulk.py."""
@@ -92,6 +108,10 @@ class BulkStepWriter:
 
     def tip(self, session_id: str) -> Step | None:
         return self.bulk.session(session_id).tip
+
+    @property
+    def packs(self) -> list[Path]:
+        return self.bulk.packs
 
     def write(
         self,

@@ -42,10 +42,15 @@ def import_claude_command(ctx: Context, paths: tuple[str, ...], everything: bool
             raise TrailError(f"no Claude Code transcripts of {ctx.repo.workdir} under {claude_projects_dir()}")
     if not targets:
         raise click.UsageError("name transcripts to import, or use --all")
+    from trail.store.maintenance import merge_packs_async
+
+    packs: list[Path] = []
     for path in targets:
         result = import_claude(ctx.repo, path)
+        packs += result.packs
         what = f"{result.added} steps" if result.added else result.note
         click.echo(f"{result.session_id}: {what} ({path})")
+    merge_packs_async(ctx.repo.commondir, ctx.repo.trail_dir, packs)
 
 
 @click.command()

@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Kept as \u escapes in JSON output: lone surrogates (not encodable), C1 controls and bidi overrides (a terminal
+# showing the JSON would act on them). The JSON means the same either way.
+_ESCAPED_IN_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 class Context:
@@ -83,9 +85,9 @@ def output_options(command: F) -> F:
 
 
 def json_text(value: Any, indent: int | None = 2) -> str:
-    """JSON for people and programs alike: UTF-8 text, with any lone surrogate kept as its \\u escape."""
+    """JSON for people and programs alike: UTF-8 text, with characters a terminal would act on as \\u escapes."""
     text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _ESCAPED_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def echo_json(value: Any) -> None:

@@ -8,6 +8,7 @@ A crash leaves every ref at a complete step; an import run again continues from 
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 
 import pygit2
@@ -78,6 +79,7 @@ class BulkWriter:
         self.limit = limit
         self.pack = PackWriter(store.repo.commondir / "objects")
         self.batches: dict[str, SessionBatch] = {}
+        self.packs: list[Path] = []  # the packs written so far
 
     def session(self, session_id: str) -> SessionBatch:
         batch = self.batches.get(session_id)
@@ -87,7 +89,9 @@ class BulkWriter:
 
     def flush(self) -> None:
         """Write what is queued, then move each session's ref to its newest queued step."""
-        self.pack.finish()
+        pack = self.pack.finish()
+        if pack is not None:
+            self.packs.append(pack)
         stale = []
         for batch in self.batches.values():
             if not batch.written or batch.previous is None:

@@ -178,7 +178,7 @@ def encode_commit(
     lines = [f"tree {tree}"]
     lines += [f"parent {p}" for p in parents]
     lines += [f"author {author}", f"committer {signature(committer[0], committer[1], event.time)}"]
-    head = "\n".join(lines).encode() + b"\n"
+    head = "\n".join(lines).encode("utf-8", "replace") + b"\n"  # names are for display; the event keeps them whole
     line = event.summary()
     summary = summarize(record, event, line)
     head += _SUMMARY_PREFIX + ev.dumps(summary).encode("ascii") + b"\n"

@@ -1,0 +1,109 @@
+"""Keeping trail's objects packed, in the background, never in the way of a hook or of the user's git.
+
+A live session writes one loose object or more per step; when it ends, they are packed (`git pack-objects
+--revs --unpacked` of the session's history above the commit it started from) and the loose copies removed
+(`git prune-packed`). An import that wrote several packs has them merged into one (`git pack-objects
+--stdin-packs`). Both run detached (`python -I -m trail.store.maintenance ...`), one at a time per repository
+(a lock held for the run), and `git gc` keeps working as always: nothing here is needed for correctness.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from trail.gitcli import clean_env
+
+LOCK = "maintenance.lock"
+LOG = "maintenance.log"
+
+
+def pack_session_async(gitdir: Path, trail_dir: Path, session_id: str, base: str | None) -> None:
+    """Pack, in a detached process, the loose objects of a session that just ended."""
+    _spawn(trail_dir, ["pack-session", os.fspath(gitdir), session_id, base or ""])
+
+
+def merge_packs_async(gitdir: Path, trail_dir: Path, packs: Sequence[Path]) -> None:
+    """Merge packs an import wrote into one, in a detached process."""
+    if len(packs) > 1:
+        _spawn(trail_dir, ["merge-packs", os.fspath(gitdir), *(p.name for p in packs)])
+
+
+def _spawn(trail_dir: Path, args: list[str]) -> None:
+    try:
+        trail_dir.mkdir(parents=True, exist_ok=True)
+        with open(trail_dir / LOG, "ab") as log:
+            subprocess.Popen(
+                # -I: isolated from the working tree (a `trail/` folder there must not shadow this package)
+                [sys.executable, "-I", "-m", "trail.store.maintenance", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                env=clean_env(),
+            )
+    except OSError:
+        pass  # packing is an optimisation: the objects are safe loose
+
+
+def pack_session(gitdir: str, session_id: str, base: str) -> None:
+    revs = f"refs/trail/sessions/{session_id}\n" + (f"^{base}\n" if base else "")
+    _git(gitdir, ["pack-objects", "--revs", "--unpacked", "--incremental", "-q", _pack_base(gitdir)], revs)
+    _git(gitdir, ["prune-packed", "-q"])
+
+
+def merge_packs(gitdir: str, names: Sequence[str]) -> None:
+    pack_dir = Path(gitdir) / "objects" / "pack"
+    present = [name for name in names if (pack_dir / name).exists()]
+    if len(present) < 2:
+        return
+    _git(gitdir, ["pack-objects", "--stdin-packs", "-q", _pack_base(gitdir)], "".join(n + "\n" for n in present))
+    for name in present:  # every object is in the new pack now (a reader that misses one re-reads the pack list)
+        for suffix in (".idx", ".pack", ".rev"):
+            (pack_dir / name).with_suffix(suffix).unlink(missing_ok=True)
+
+
+def _pack_base(gitdir: str) -> str:
+    return os.fspath(Path(gitdir) / "objects" / "pack" / "pack")
+
+
+def _git(gitdir: str, args: list[str], stdin: str | None = None) -> None:
+    subprocess.run(
+        ["git", f"--git-dir={gitdir}", *args],
+        input=stdin,
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=clean_env(),
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    command, gitdir, *rest = argv
+    lock_path = Path(gitdir) / "trail" / LOCK
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # one run at a time; the next waits its turn
+        if command == "pack-session":
+            pack_session(gitdir, rest[0], rest[1])
+        elif command == "merge-packs":
+            merge_packs(gitdir, rest)
+        else:
+            print(f"trail maintenance: unknown command {command!r}", file=sys.stderr)
+            return 2
+    except subprocess.CalledProcessError as e:
+        print(f"trail maintenance: {command} failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        os.close(fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
