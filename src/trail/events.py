@@ -190,7 +190,7 @@ def sections(event: Event, limit: int | None = None) -> list[tuple[str, str]]:
 def dumps(value: Any) -> str:
     """Compact, ASCII-only JSON: no newline can appear in it, and any Python string (even a lone surrogate)
     survives the round trip."""
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_json_fallback)
+    return _ENCODER.encode(value)
 
 
 def indent(text: str) -> str:
@@ -234,3 +234,8 @@ def _tool_subject(tool_input: Any) -> str:
                 return value
         return dumps(tool_input) if tool_input else ""
     return _text(tool_input)
+
+
+# One encoder for every call: json.dumps with options builds a new one each time, which costs more than the
+# encoding of a small event.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_json_fallback)

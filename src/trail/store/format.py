@@ -214,7 +214,7 @@ def format_message(event: Event, record: dict[str, Any], line: str | None = None
         ("Trail-Tree", record.get("tree_source")),
         ("Trail-Format", record.get("format")),
     ]
-    trailer_block = "\n".join(f"{k}: {_trailer_value(v)}" for k, v in trailers if v not in (None, ""))
+    trailer_block = "\n".join(f"{k}: {_trailer_value(v)}" for k, v in trailers if v is not None and v != "")
     body = "\n\n".join(s for s in sections if s.strip())
     subject = f"{event.kind}: {line if line is not None else event.summary()}"
     parts = [subject] + ([body] if body else []) + [trailer_block]
@@ -235,9 +235,10 @@ def _reason(omitted: dict[str, Any]) -> str:
 
 
 def _trailer_value(value: Any) -> str:
-    if isinstance(value, int):
-        return str(value)
-    return " ".join(str(value)[:400].split())[:200]
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= 200 and text.isprintable() and "  " not in text and text.strip() == text:
+        return text
+    return " ".join(text[:400].split())[:200]
 
 
 def _slug(text: str) -> str:
