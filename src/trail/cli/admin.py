@@ -77,10 +77,11 @@ def demo(directory: str | None) -> None:
     click.echo("Try:")
     lines = [
         (f"cd {result.path}", ""),
-        ("trail log", "the session, step by step"),
+        ("trail log --reverse", "the session, step by step"),
         (f"trail show @{edit}", "one step in full"),
         (f"trail diff @{edit}", "the code change the agent made"),
         (f"trail checkout @{edit - 1}", "the code just before that, in a new worktree"),
+        ("trail stats", "steps, tools and tokens"),
         (f"git log --stat trail/sessions/{sid}", "the same history, with plain git"),
     ]
     width = max(len(cmd) for cmd, _ in lines[:-1])
