@@ -139,7 +139,7 @@ def test_linked_worktree_snapshots_its_own_files(repo: Path, tmp_path: Path) -> 
 
     assert "only-here.txt" in feature_tree and "only-main.txt" not in feature_tree
     assert "only-main.txt" in main_tree and "only-here.txt" not in main_tree
-    assert (repo / ".git" / "worktrees" / "other" / "trail" / "index").exists()
+    assert (repo / ".git" / "worktrees" / "other" / "trail" / "snapshot" / "index").exists()
 
 
 def test_repository_with_no_commits(empty_repo: Path, tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_empty_working_tree(empty_repo: Path) -> None:
 
 def test_unreadable_private_index_is_rebuilt(repo: Path, tmp_path: Path) -> None:
     snap(repo)
-    (repo / ".git" / "trail" / "index").write_bytes(b"garbage, not an index")
+    (repo / ".git" / "trail" / "snapshot" / "index").write_bytes(b"garbage, not an index")
     (repo / "after.txt").write_text("x\n")
     assert snap(repo) == git_tree_of_worktree(repo, tmp_path)
 

@@ -11,6 +11,7 @@ from trail.errors import ConfigError, TrailError
 
 if TYPE_CHECKING:
     from trail.repo import TrailRepo
+    from trail.store.sensitive import SensitiveFiles
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 CONFIG_TEMPLATE = """\
@@ -71,6 +72,17 @@ class TrailConfig:
         return self.get_all("redact.pattern")
 
     @property
+    def sensitive_files(self) -> SensitiveFiles:
+        """Untracked files left out of snapshots by name (store/sensitive.py)."""
+        from trail.store.sensitive import SensitiveFiles
+
+        return SensitiveFiles(
+            self.get_all("snapshot.sensitive"),
+            self.get_all("snapshot.allow"),
+            defaults=self.get_bool("snapshot.sensitiveDefaults", True),
+        )
+
+    @property
     def prices(self) -> dict[str, dict[str, float]]:
         """`[price "<model>"]` sections: input, output, cacheRead, cacheWrite per million tokens."""
         prices: dict[str, dict[str, float]] = {}
@@ -111,7 +123,15 @@ def init_trail(repo: TrailRepo) -> bool:
     return created
 
 
-CONFIG_KEYS = ("snapshot.maxfilesize", "redact.pattern", "redact.enabled", "watch.auto")
+CONFIG_KEYS = (
+    "snapshot.maxfilesize",
+    "snapshot.sensitive",
+    "snapshot.allow",
+    "snapshot.sensitivedefaults",
+    "redact.pattern",
+    "redact.enabled",
+    "watch.auto",
+)
 
 
 def set_config(
@@ -144,7 +164,11 @@ def set_config(
         except TrailError:
             return ""
     else:
-        kind = {"redact.enabled": ["--type=bool"], "watch.auto": ["--type=bool"]}.get(key.lower(), [])
+        kind = {
+            "redact.enabled": ["--type=bool"],
+            "watch.auto": ["--type=bool"],
+            "snapshot.sensitivedefaults": ["--type=bool"],
+        }.get(key.lower(), [])
         run_git(["config", "-f", path, *kind, "--add" if add else "--replace-all", key, value], cwd=repo.workdir)
     repo.__dict__.pop("config", None)
     return ""

@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import pygit2
 from pygit2.enums import FileMode
 
 from trail.repo import TrailRepo
-from trail.store.snapshot import OmittedFile, submodule_head, user_gitlinks
+from trail.store.sensitive import REASON as SENSITIVE_REASON
+from trail.store.sensitive import SensitiveFiles
+from trail.store.snapshot import OmittedFile, submodule_head, user_gitlinks, user_tracked
 
 _DELETE = object()
 
@@ -30,36 +32,49 @@ class NeedsFullScan(Exception):
 
 @dataclass
 class TreeState:
-    """The tree of the last snapshot and the files it left out for their size."""
+    """The tree of the last snapshot and the files it left out (path -> size), with the reason when it is not
+    their size."""
 
     tree: str
     omitted: dict[str, int]
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def omitted_list(self) -> list[OmittedFile]:
-        return [OmittedFile(path, size) for path, size in sorted(self.omitted.items())]
+        return [OmittedFile(path, size, self.reasons.get(path)) for path, size in sorted(self.omitted.items())]
 
 
 class TreeEditor:
-    def __init__(self, repo: pygit2.Repository, trail_repo: TrailRepo, max_file_size: int) -> None:
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        trail_repo: TrailRepo,
+        max_file_size: int,
+        sensitive: SensitiveFiles | None = None,
+    ) -> None:
         self.repo = repo
         self.trail_repo = trail_repo
         self.workdir = trail_repo.workdir
         self.limit = max_file_size
+        self.sensitive = sensitive or SensitiveFiles(defaults=False)
+        self._reasons: dict[str, str] = {}
         self.file_mode = _config_bool(repo, "core.filemode", True)
 
     def apply(self, state: TreeState, paths: Iterable[str]) -> TreeState:
         """The state after the changes at `paths` (relative, '/'-separated; files or directories)."""
         changes: dict[str, object] = {}
         omitted = dict(state.omitted)
+        self._reasons = dict(state.reasons)
         base = self.repo[state.tree].peel(pygit2.Tree) if state.tree else None
         for path in _outermost(paths):
             _check_name(path)
             for name in list(omitted):
                 if name == path or name.startswith(path + "/"):
                     del omitted[name]
+                    self._reasons.pop(name, None)
             self._change(base, path, changes, omitted)
         tree = self._edit(base, changes)
-        return TreeState(str(tree) if tree is not None else str(self.repo.TreeBuilder().write()), omitted)
+        empty = str(self.repo.TreeBuilder().write())
+        return TreeState(str(tree) if tree is not None else empty, omitted, dict(self._reasons))
 
     # -- one path ------------------------------------------------------------------------------------------------
 
@@ -99,6 +114,10 @@ class TreeEditor:
             )
         if not stat.S_ISREG(st.st_mode):
             return None  # fifos, sockets, devices: git stores none of them
+        if self.sensitive and self.sensitive.matches(path) and path not in user_tracked(self.trail_repo):
+            omitted[path] = st.st_size
+            self._reasons[path] = SENSITIVE_REASON
+            return None
         if st.st_size > self.limit:
             omitted[path] = st.st_size
             return None

@@ -194,12 +194,15 @@ class Watcher(FileSystemEventHandler):
         self._git = pygit2.Repository(os.fspath(self.gitdir))  # fresh ignore rules and config
         self._editor_cache = None
         snap = snapshot_worktree(self.repo)
-        return TreeState(str(snap.tree), {o.path: o.size for o in snap.omitted})
+        return TreeState(
+            str(snap.tree), {o.path: o.size for o in snap.omitted}, {o.path: o.reason for o in snap.omitted if o.reason}
+        )
 
     def _editor(self) -> TreeEditor:
         if self._editor_cache is None:
             git = self._git or pygit2.Repository(os.fspath(self.gitdir))
-            self._editor_cache = TreeEditor(git, self.repo, self.repo.config.max_file_size)
+            config = self.repo.config
+            self._editor_cache = TreeEditor(git, self.repo, config.max_file_size, config.sensitive_files)
         return self._editor_cache
 
     def _wait_for_events(self) -> None:
