@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, os.fspath(Path(__file__).parent))
@@ -153,7 +153,7 @@ def bench_import(work: Path, runs: int, transcripts: int, steps: int) -> None:
     for label, path in cases:
         lines = path.read_bytes().split(b"\n")
 
-        def loads() -> float:
+        def loads(lines: list[bytes] = lines) -> float:
             started = time.perf_counter()
             for raw in lines:
                 if raw.strip():
@@ -162,8 +162,8 @@ def bench_import(work: Path, runs: int, transcripts: int, steps: int) -> None:
 
         counter = iter(range(10**6))
 
-        def imported() -> float:
-            target = storegen.init_repo(work / f"import-{next(counter)}")
+        def imported(path: Path = path, counter: Iterator[int] = counter) -> float:
+            target = storegen.init_repo(work / f"import-{path.stem}-{next(counter)}")
             repo = TrailRepo.discover(target)
             started = time.perf_counter()
             import_claude(repo, path)
@@ -197,7 +197,8 @@ def bench_import(work: Path, runs: int, transcripts: int, steps: int) -> None:
     storegen.git(repo, "gc", "-q")
     after_gc = du(repo / ".git")
     print(
-        f"  trail import claude of {transcripts * steps:,} steps: {took:.1f} s ({transcripts * steps / took:,.0f} steps/s)"
+        f"  trail import claude of {transcripts * steps:,} steps: {took:.1f} s "
+        f"({transcripts * steps / took:,.0f} steps/s)"
     )
     print(f"  loose objects after the import: {loose.split('count: ')[1].split()[0]}")
     line(".git right after the import", right_after / 1e6, "MB")

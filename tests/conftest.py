@@ -21,6 +21,9 @@ _HOME = Path(tempfile.mkdtemp(prefix="trail-test-home-"))
     '[protocol "file"]\n\tallow = always\n'
     "[advice]\n\tdetachedHead = false\n"
 )
+# trail's own defaults for the tests: no watcher starts by itself (tests that want one ask for it).
+(_HOME / ".config" / "trail").mkdir(parents=True)
+(_HOME / ".config" / "trail" / "config").write_text("[watch]\n\tauto = false\n")
 for _name in list(os.environ):
     if _name.startswith("GIT_"):
         del os.environ[_name]

@@ -29,7 +29,9 @@ class ClaudeCode:
 
     def __init__(self, repo: Path, tmp_path: Path) -> None:
         self.repo = repo
-        self.transcript = tmp_path / "claude" / f"{SESSION}.jsonl"
+        # Where Claude Code writes it: the only place trail reads transcripts from (HOME is the tests' own).
+        project = Path.home() / ".claude" / "projects" / str(repo).replace("/", "-").replace(".", "-")
+        self.transcript = project / f"{SESSION}.jsonl"
         self.transcript.parent.mkdir(parents=True)
         self.transcript.write_text("")
         self.agent_transcript = self.transcript.with_suffix("") / "subagents" / "agent-a1b2c3d.jsonl"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pygit2
+from pygit2.enums import ConfigLevel
 
 from trail.errors import ConfigError, TrailError
 
@@ -25,12 +27,27 @@ CONFIG_TEMPLATE = """\
 """
 
 
-class TrailConfig:
-    """trail's own settings, a git-config file at `.git/trail/config` (read only when present)."""
+def user_config_path() -> Path:
+    """Your own defaults for every repository: `$XDG_CONFIG_HOME/trail/config` (`~/.config/trail/config`)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "trail" / "config"
 
-    def __init__(self, path: Path) -> None:
+
+class TrailConfig:
+    """trail's own settings: the repository's `.git/trail/config` over your `~/.config/trail/config` (both
+    git-config files, read only when present)."""
+
+    def __init__(self, path: Path, user_path: Path | None = None) -> None:
         self.path = path
-        self._config = pygit2.Config(str(path)) if path.is_file() else None
+        self.user_path = user_path if user_path is not None else user_config_path()
+        files = [
+            (f, level) for f, level in ((self.user_path, ConfigLevel.GLOBAL), (path, ConfigLevel.LOCAL)) if f.is_file()
+        ]
+        self._config: pygit2.Config | None = None
+        if files:
+            self._config = pygit2.Config()
+            for file, level in files:
+                self._config.add_file(str(file), level=level)
 
     def get(self, key: str) -> str | None:
         return config_str(self._config, key) if self._config is not None else None
@@ -70,6 +87,11 @@ class TrailConfig:
     @property
     def redact_patterns(self) -> list[str]:
         return self.get_all("redact.pattern")
+
+    @property
+    def sign(self) -> bool:
+        """Sign each session's last step when it ends, with the user's git signing setup (store/sign.py)."""
+        return self.get_bool(SIGN_KEY, False)
 
     @property
     def sensitive_files(self) -> SensitiveFiles:
@@ -131,7 +153,12 @@ CONFIG_KEYS = (
     "redact.pattern",
     "redact.enabled",
     "watch.auto",
+    "watch.idleminutes",
+    "claude.transcriptroot",
+    "sign",  # stored as sign.enabled: git config keys need a section
+    "sign.enabled",
 )
+SIGN_KEY = "sign.enabled"
 
 
 def set_config(
@@ -145,6 +172,8 @@ def set_config(
         return run_git(["config", "-f", path, "--list"], cwd=repo.workdir)
     if key is None:
         raise ConfigError("name a key (or use --list); `trail config --help` lists them")
+    if key.lower() == "sign":
+        key = SIGN_KEY
     if _is_price(key):
         if value is not None and not unset:
             try:
@@ -167,6 +196,7 @@ def set_config(
         kind = {
             "redact.enabled": ["--type=bool"],
             "watch.auto": ["--type=bool"],
+            SIGN_KEY: ["--type=bool"],
             "snapshot.sensitivedefaults": ["--type=bool"],
         }.get(key.lower(), [])
         run_git(["config", "-f", path, *kind, "--add" if add else "--replace-all", key, value], cwd=repo.workdir)

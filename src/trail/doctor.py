@@ -28,7 +28,8 @@ class Check:
     detail: str
 
 
-def run_checks(path: str) -> list[Check]:
+def run_checks(path: str, fix: bool = False) -> list[Check]:
+    """Every check, in order; with `fix`, what can be repaired is repaired first and said so."""
     checks = [
         Check(OK, "python", sys.version.split()[0]),
         Check(OK, "pygit2", f"{pygit2.__version__} (libgit2 {pygit2.LIBGIT2_VERSION})"),
@@ -77,11 +78,88 @@ def run_checks(path: str) -> list[Check]:
     else:
         checks.append(Check(OK, "sessions", f"{len(found)} recorded"))
     checks.append(_check_errors_log(repo.trail_dir / ERRORS_LOG))
-    failed = sorted((repo.trail_dir / "failed").glob("*")) if (repo.trail_dir / "failed").is_dir() else []
-    if failed:
-        checks.append(Check(WARN, "unrecorded", f"{len(failed)} hook payloads kept in {failed[0].parent}"))
+    checks += _check_locks(repo, fix)
+    checks.append(_check_permissions(repo, fix))
+    checks += _check_kept(repo, fix)
     checks.append(_check_watcher(repo))
     return checks
+
+
+def _check_kept(repo: TrailRepo, fix: bool) -> list[Check]:
+    """Hook payloads kept for later (pending/, then failed/ after three tries); --fix records them, oldest first."""
+    from trail.capture import handlers, keep
+
+    out = []
+    for folder in (keep.PENDING, keep.FAILED):
+        if fix and keep.count(repo, folder):
+            results = keep.replay(repo, handlers.record, folder=folder)
+            ok = sum(r.ok for r in results)
+            detail = f"recorded {ok} of {len(results)} payloads kept in {repo.trail_dir / folder}"
+            bad = [r for r in results if not r.ok]
+            if bad:
+                detail += "; still failing: " + "; ".join(f"{r.path.name}: {clean(r.detail, True)}" for r in bad[:3])
+            out.append(Check(WARN if bad else OK, f"{folder} payloads", detail))
+        left = keep.count(repo, folder)
+        if left and not fix:
+            what = "to be recorded by the next hook" if folder == keep.PENDING else "that failed three times"
+            out.append(
+                Check(
+                    WARN,
+                    f"{folder} payloads",
+                    f"{left} hook payloads {what}, in {repo.trail_dir / folder}; `trail doctor --fix` records them",
+                )
+            )
+    return out
+
+
+def _check_locks(repo: TrailRepo, fix: bool) -> list[Check]:
+    """Lock files left by a writer that was killed: under refs/trail/ (its ref updates) and trail's private index."""
+    import time
+
+    from trail.store.snapshot import private_gitdir
+    from trail.store.steps import STALE_LOCK_SECONDS
+
+    candidates = list((repo.commondir / "refs" / "trail").rglob("*.lock"))
+    candidates.append(private_gitdir(repo) / "index.lock")
+    stale = [p for p in candidates if p.exists() and time.time() - p.stat().st_mtime > STALE_LOCK_SECONDS]
+    if not stale:
+        return []
+    if fix:
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return [Check(OK, "locks", f"removed {len(stale)} lock files left by writers that were killed")]
+    names = ", ".join(str(p.relative_to(repo.commondir)) for p in stale[:3])
+    return [Check(WARN, "locks", f"{len(stale)} stale lock files ({names}); the next step clears them, as does --fix")]
+
+
+def _check_permissions(repo: TrailRepo, fix: bool) -> Check:
+    """trail's folder holds payloads and logs: readable by their owner only."""
+    import os
+    import stat
+
+    loose = []
+    for path in [repo.trail_dir, *repo.trail_dir.rglob("*")] if repo.trail_dir.exists() else []:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode) or stat.S_ISSOCK(mode) or not mode & 0o077:
+            continue
+        if path.parent.name in ("steps", "locks", "local") or path.suffix == ".lock":
+            continue  # ids and lock files: nothing anyone could read there
+        loose.append(path)
+    if not loose:
+        return Check(OK, "permissions", f"{repo.trail_dir} is readable by you alone")
+    if fix:
+        for path in loose:
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        return Check(OK, "permissions", f"made {len(loose)} files and folders readable by you alone")
+    return Check(
+        WARN,
+        "permissions",
+        f"{len(loose)} files or folders under {repo.trail_dir} are readable by others "
+        "(written by an older trail); --fix makes them yours alone",
+    )
 
 
 def _check_watcher(repo: TrailRepo) -> Check:

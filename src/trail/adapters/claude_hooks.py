@@ -7,15 +7,18 @@ session happens under that session's lock, so hooks that Claude Code runs in par
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trail import events as ev
 from trail.adapters.claude_transcript import AGENT, Cursor, TranscriptConverter, read_lines
+from trail.capture.keep import private_dir, write_private
 from trail.capture.writer import StepWriter
 from trail.events import Event
 from trail.repo import TrailRepo
@@ -46,9 +49,36 @@ class HookPayloadError(ValueError):
 
 
 def child_session_id(session_id: str, agent_id: str) -> str:
-    """The session of a subagent: its parent's id and its own, both visible in the ref name."""
-    clean = re.sub(r"[^A-Za-z0-9._-]", "-", agent_id)[:60] or "agent"
-    return f"{session_id}.agent-{clean}"
+    """The session of a subagent: its parent's id and its own, both visible in the ref name. Characters a ref name
+    cannot hold become `-` (`..`, a trailing `.lock` or `.`), so no agent id can lose its steps."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "-", agent_id)[:60]
+    clean = re.sub(r"\.{2,}", "-", clean)
+    while clean.endswith((".lock", ".")):
+        clean = clean[: -len(".lock")] + "-lock" if clean.endswith(".lock") else clean[:-1] + "-"
+    return f"{session_id}.agent-{clean or 'agent'}"
+
+
+def transcript_roots(repo: TrailRepo) -> list[Path]:
+    """Where Claude Code keeps transcripts, and folders the user added (`claude.transcriptRoot`)."""
+    base = os.environ.get("CLAUDE_CONFIG_DIR")
+    roots = [(Path(base) if base else Path.home() / ".claude") / "projects"]
+    roots += [Path(r).expanduser() for r in repo.config.get_all("claude.transcriptRoot")]
+    return roots
+
+
+def trusted_transcript(path: Path, repo: TrailRepo) -> bool:
+    """Under one of the roots (symbolic links resolved), and a regular file if it exists yet."""
+    real = Path(os.path.realpath(path))
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return False
+    for root in transcript_roots(repo):
+        try:
+            real.relative_to(os.path.realpath(root))
+            return True
+        except ValueError:
+            continue
+    return False
 
 
 class ClaudeHookHandler:
@@ -59,6 +89,7 @@ class ClaudeHookHandler:
         self.writer = StepWriter(repo, snapshotter)
         self.store = self.writer.store
         self._snapshot: Snapshot | None = None
+        self.warned_path = False
 
     def handle(self, payload: dict[str, Any]) -> list[Step]:
         name = payload.get("hook_event_name")
@@ -212,7 +243,7 @@ class _SessionCall:
         text = self.payload.get("last_assistant_message")
         if not isinstance(text, str) or not text.strip():
             return
-        if self.cursor.last_text is not None and self.cursor.last_text.split() == text.split():
+        if self.cursor.last_text is not None and self._same_text(self.cursor.last_text, text):
             return
         step = self._write(ev.RESPONSE, {"text": text, "source": "stop_hook"}, None)
         self.cursor.fallback = {"text": text, "step": step.n}
@@ -249,9 +280,40 @@ class _SessionCall:
         self.cursor.offset = offset
 
     def _converter(self, prompts: bool, defer_tools: bool) -> TranscriptConverter:
-        return TranscriptConverter(self.session_id, self.cursor, prompts=prompts, defer_tools=defer_tools)
+        return TranscriptConverter(
+            self.session_id, self.cursor, prompts=prompts, defer_tools=defer_tools, same_text=self._same_text
+        )
+
+    def _same_text(self, a: str, b: str) -> bool:
+        """The same words, once redacted: a saved cursor holds redacted text, a payload or a transcript does not."""
+        if a.split() == b.split():
+            return True
+        redactor = self.writer.redactor
+        return redactor is not None and redactor.redact_text(a)[0].split() == redactor.redact_text(b)[0].split()
 
     def _transcript_path(self) -> Path | None:
+        """The transcript to read, if it is one trail may read: a regular file under Claude Code's projects folder
+        (or a folder added with `trail config --add claude.transcriptRoot DIR`). A payload naming /etc/passwd, a
+        FIFO or /dev/zero gets its own step recorded and nothing read."""
+        path = self._named_transcript()
+        if path is None:
+            return None
+        if trusted_transcript(path, self.handler.repo):
+            return path
+        if not self.handler.warned_path:
+            self.handler.warned_path = True
+            from trail.capture.keep import log_error
+
+            roots = transcript_roots(self.handler.repo)
+            log_error(
+                self.handler.repo,
+                f"claude session={self.session_id}",
+                PermissionError(f"transcript {path} is not a file under {', '.join(map(str, roots))}; not read"),
+                trace=False,
+            )
+        return None
+
+    def _named_transcript(self) -> Path | None:
         p = self.payload
         if self.parent is not None:
             given = p.get("agent_transcript_path")
@@ -293,11 +355,12 @@ class _SessionCall:
             return {}
 
     def _save(self) -> None:
+        """The cursor holds texts and tool results not recorded yet: it is written redacted, for its owner only."""
         self.state["cursor"] = self.cursor.to_json()
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self.state))
-        os.replace(tmp, self.state_path)
+        state = self.state
+        if self.writer.redactor is not None:
+            state, _ = self.writer.redactor.redact_value(state)
+        write_private(private_dir(self.state_path.parent) / self.state_path.name, json.dumps(state).encode())
 
 
 def _size(path: Path) -> int:

@@ -7,8 +7,11 @@ share `message.id` and repeat its usage, so tokens are counted once per message 
 
 from __future__ import annotations
 
+import errno
 import json
-from collections.abc import Iterator
+import os
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,18 +35,54 @@ class Line:
     raw: bytes
 
 
-def read_lines(path: str | Path, offset: int, final: bool = False) -> tuple[list[Line], int]:
-    """Complete lines from byte `offset` on, and the offset after them. A last line with no newline yet is left
-    for the next read, unless `final` (the file is finished: it is returned, and will not parse)."""
-    with open(path, "rb") as f:
+READ_LIMIT = 16 << 20  # bytes of a transcript one hook call reads; the rest waits for the next call
+LINE_LIMIT = 128 << 20  # a line longer than this is skipped (and said so), not read into memory
+
+
+def open_regular(path: str | Path) -> int:
+    """A descriptor on `path` if it is a regular file. Opened without blocking and checked after opening, so that
+    a FIFO or a device (named by a hostile payload, or swapped in meanwhile) never hangs or floods the reader."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_lines(path: str | Path, offset: int, final: bool = False, limit: int = READ_LIMIT) -> tuple[list[Line], int]:
+    """Complete lines from byte `offset` on (at most about `limit` bytes of them), and the offset after them. A last
+    line with no newline yet is left for the next read, unless `final` (the file is finished: it is returned, and
+    will not parse). Only regular files are read."""
+    fd = open_regular(path)
+    with os.fdopen(fd, "rb") as f:
         f.seek(offset)
-        data = f.read()
+        data = f.read(limit)
+        if len(data) == limit and b"\n" not in data:
+            # One line longer than the limit: read on to its end, up to LINE_LIMIT, else skip past it.
+            more = f.read(LINE_LIMIT - limit)
+            data += more
+            end = data.find(b"\n")
+            if end < 0:
+                skipped = len(data)
+                while chunk := f.read(1 << 20):
+                    cut = chunk.find(b"\n")
+                    skipped += len(chunk) if cut < 0 else cut + 1
+                    if cut >= 0:
+                        break
+                note = json.dumps({"type": "trail-skipped-line", "bytes": skipped}).encode()
+                return [Line(None, note[:200])], offset + skipped
+            data = data[: end + 1]
+        eof = not f.read(1)
     if not data:
         return [], offset
     pieces = data.split(b"\n")
     tail = pieces.pop()  # b"" when the data ends with a newline
     consumed = len(data) - len(tail)
-    if final and tail.strip():
+    if final and eof and tail.strip():
         pieces.append(tail)
         consumed = len(data)
     return _parse_lines(pieces), offset + consumed
@@ -52,7 +91,7 @@ def read_lines(path: str | Path, offset: int, final: bool = False) -> tuple[list
 def iter_lines(path: str | Path, offset: int = 0, chunk: int = 4 << 20) -> Iterator[list[Line]]:
     """A whole file's lines from byte `offset`, in lists of about `chunk` bytes, so that memory stays bounded
     however large the file is. A last line without a newline is included (it will not parse)."""
-    with open(path, "rb") as f:
+    with os.fdopen(open_regular(path), "rb") as f:
         f.seek(offset)
         rest = b""
         while True:
@@ -138,7 +177,16 @@ class TranscriptConverter:
     `defer_tools`: leave tool calls to the PostToolUse hooks, keeping results no hook recorded for `deferred()`.
     """
 
-    def __init__(self, session_id: str, cursor: Cursor, prompts: bool, defer_tools: bool, agent: str = AGENT) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        cursor: Cursor,
+        prompts: bool,
+        defer_tools: bool,
+        agent: str = AGENT,
+        same_text: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        self.same_text = same_text or _same_words
         self.session_id = session_id
         self.cursor = cursor
         self.prompts = prompts
@@ -333,7 +381,7 @@ class TranscriptConverter:
         if text or thinking or delta:
             payload: dict[str, Any] = {}
             fallback = self.cursor.fallback
-            if text and fallback and _same_words(text, str(fallback.get("text", ""))):
+            if text and fallback and self.same_text(text, str(fallback.get("text", ""))):
                 payload["text_recorded_at"] = fallback.get("step")  # the Stop hook already recorded this text
                 self.cursor.fallback = None
             elif text:

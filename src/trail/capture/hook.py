@@ -1,8 +1,9 @@
 """`trail-hook`: the command that agent hooks and git hooks run.
 
 It must never hurt its caller: it always exits 0, writes nothing on stdout (Claude Code reads stdout as
-instructions), and logs its own failures to `.git/trail/errors.log`, keeping the payload it could not record
-under `.git/trail/failed/` so that nothing is lost.
+instructions), returns within its time budget whatever it is fed, and logs its own failures to
+`.git/trail/errors.log`. A payload it could not record in time, or at all, is kept (owner-only, redacted) under
+`.git/trail/pending/` and recorded by a later hook or by `trail doctor --fix`: nothing is lost.
 
 When a watcher runs, the whole process is a Python start, a JSON parse and a socket round trip: everything else
 (pygit2 above all) is imported only on the paths that need it, inside the functions.
@@ -13,28 +14,17 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False  # typing itself costs an import on the fast path
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from pathlib import Path
-    from typing import Any
-
-    from trail.repo import TrailRepo
-    from trail.store.snapshot import Snapshot
-
-    # Given the repository a hook is about, the watcher's snapshot function for it (or None).
-    Snapshotter = Callable[[TrailRepo], Callable[[], Snapshot] | None]
-
 USAGE = """\
 usage: trail-hook claude            (a Claude Code hook payload on stdin)
        trail-hook git-post-commit   (from a git post-commit hook)
 
 Installed by `trail hooks install claude|git`; not meant to be run by hand.
 """
-ERRORS_LOG = "errors.log"
-_LOG_LIMIT = 1024 * 1024
-ACTIVE_HOURS = 24
-_SESSION_PATTERN = rb'"session_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._-]{0,127})"'
+# Claude Code gives each hook 30 s (trail's settings say so; its default is 60): trail's work stops well before,
+# keeping what it has not finished.
+BUDGET_SECONDS = float(os.environ.get("TRAIL_HOOK_BUDGET", "10"))
+PENDING_BUDGET_SECONDS = 2.0  # of it, for finishing what earlier hooks kept
+MAX_PAYLOAD = 64 << 20  # bytes of stdin read; a larger payload is kept cut, and says so
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,11 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args[0] == "claude":
             raw = _read_stdin()
-            if not forward("claude", raw, _payload_cwd(raw) or os.getcwd()):
-                run_claude(raw, os.getcwd())
+            if not forward("claude", raw, _quick_cwd(raw) or os.getcwd()):
+                _within_budget("claude", raw, os.getcwd())
         elif args[0] == "git-post-commit":
             if not forward("git-post-commit", b"", os.getcwd()):
-                run_git_post_commit(os.getcwd())
+                _within_budget("git-post-commit", b"", os.getcwd())
         else:
             sys.stderr.write(f"trail-hook: unknown source {args[0]!r}\n{USAGE}")
     except BaseException as e:  # noqa: BLE001 - the caller must never see a failure
@@ -72,195 +62,70 @@ def forward(source: str, raw: bytes, where: str) -> bool:
         return False
     message = {"op": "hook", "source": source, "payload": base64.b64encode(raw).decode(), "cwd": os.getcwd()}
     try:
-        reply = watchclient.request(sock, message)
+        reply = watchclient.request(sock, message, timeout=BUDGET_SECONDS + 5)
     except watchclient.WatcherGone:
         return False  # it may have recorded this already: a duplicate step is better than a lost one
     return bool(reply and reply.get("ok"))
 
 
-def _payload_cwd(raw: bytes) -> str | None:
+def _quick_cwd(raw: bytes) -> str | None:
     import json
 
+    if len(raw) > 4 << 20:
+        return None  # the slow path finds it without parsing everything
     try:
         cwd = json.loads(raw).get("cwd")
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return None
     return cwd if isinstance(cwd, str) and cwd else None
 
 
-def run_claude(raw: bytes, process_cwd: str, snapshotter: Snapshotter | None = None) -> None:
-    payload, problem = parse_payload(raw)
-    given = payload.get("cwd") if payload else None
-    where = given if isinstance(given, str) and given else process_cwd  # the payload's cwd decides
-    repo = _find_repo(where)
-    if repo is None:
-        sys.stderr.write(f"trail: {where} is not in a git repository; nothing recorded\n")
-        return
-    from trail.adapters.claude_hooks import ClaudeHookHandler, HookPayloadError
+def _within_budget(source: str, raw: bytes, process_cwd: str) -> None:
+    """Record in this process, in a thread given BUDGET_SECONDS; past that, keep the payload and leave.
 
-    if payload is not None and problem is None:
+    The thread is abandoned, not stopped: the process exits with it. Whatever it had written is complete (objects
+    first, the ref last, by compare-and-swap), and a ref lock it held is recognised as stale by the next writer.
+    """
+    import threading
+
+    from trail.capture import handlers, keep
+
+    cwd = handlers.payload_cwd(raw) or process_cwd if source == "claude" else process_cwd
+    repo = handlers.find_repo(cwd)
+    finished = threading.Event()
+
+    def work() -> None:
         try:
-            ClaudeHookHandler(repo, snapshotter(repo) if snapshotter else None).handle(payload)
-            if payload.get("hook_event_name") == "SessionStart" and snapshotter is None:
-                _autostart_watcher(repo)
-            return
-        except HookPayloadError as e:
-            problem = str(e)
-        except Exception as e:  # noqa: BLE001
-            log_error(repo, f"claude {payload.get('hook_event_name')} session={payload.get('session_id')}", e)
-            keep_failed(repo, raw)
-            return
-    record_malformed(repo, raw, problem or "unreadable payload")
+            if repo is not None and keep.count(repo, keep.PENDING):
+                handlers.finish_pending(repo, PENDING_BUDGET_SECONDS)
+            if source == "claude":
+                handlers.run_claude(raw, process_cwd)
+            else:
+                handlers.run_git_post_commit(process_cwd)
+        except BaseException as e:  # noqa: BLE001
+            _last_resort(e)
+        finally:
+            finished.set()
 
-
-def parse_payload(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    import json
-
-    if not raw.strip():
-        return None, "empty payload"
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        return None, f"not JSON ({e})"
-    if not isinstance(payload, dict):
-        return None, f"a JSON {type(payload).__name__}, not an object"
-    return payload, None
-
-
-def record_malformed(repo: TrailRepo, raw: bytes, problem: str) -> None:
-    """Keep a payload trail cannot route as a note, in the session it names if any can be read from it."""
-    import re
-
-    from trail.capture.writer import StepWriter
-    from trail.events import NOTE, Event
-
-    match = re.search(_SESSION_PATTERN, raw)
-    session_id = match.group(1).decode() if match else "claude-unrouted"
-    try:
-        writer = StepWriter(repo)
-        note = Event(
-            kind=NOTE,
-            payload={
-                "text": f"A Claude Code hook payload trail could not read: {problem}",
-                "raw": raw.decode("utf-8", "surrogateescape"),  # every byte survives (as escapes)
-            },
-            session_id=session_id,
-            agent="claude-code",
-        )
-        with writer.session_lock(session_id):
-            writer.write(note, None)
-        log_error(repo, f"claude malformed payload session={session_id}", ValueError(problem), trace=False)
-    except Exception as e:  # noqa: BLE001
-        log_error(repo, "claude malformed payload", e)
-        keep_failed(repo, raw)
-
-
-def _autostart_watcher(repo: TrailRepo) -> None:
-    """`trail config watch.auto true`: the first hook of a session starts the watcher for the next ones."""
-    try:
-        if repo.config.get_bool("watch.auto", False):
-            from trail.capture.watch.daemon import start_daemon
-
-            start_daemon(repo, wait=0)
-    except Exception as e:  # noqa: BLE001
-        log_error(repo, "starting the watcher (watch.auto)", e)
-
-
-def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> None:
-    """Record the person's commit in every session active in this worktree, as a step whose second parent is
-    that commit, so that `git log --graph trail/sessions/<id>` shows where they committed."""
-    repo = _find_repo(cwd)
-    if repo is None:
+    thread = threading.Thread(target=work, name="trail-hook", daemon=True)
+    thread.start()
+    if finished.wait(BUDGET_SECONDS):
         return
-    try:
-        _record_user_commit(repo, snapshotter(repo) if snapshotter else None)
-    except Exception as e:  # noqa: BLE001
-        log_error(repo, "git post-commit", e)
-
-
-def _record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | None) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from trail.capture.writer import StepWriter
-    from trail.events import Event
-
-    head = repo.head_commit()
-    if head is None:
-        return
-    writer = StepWriter(repo)
-    now = datetime.now(UTC)
-    snapshot = None
-    for info in writer.store.sessions():
-        stale = now - info.updated > timedelta(hours=ACTIVE_HOURS)
-        if info.ended or info.tip.session.get("worktree") != str(repo.workdir) or stale:
-            continue
-        snapshot = snapshot or writer.snapshot()
-        subject = head.message.split("\n", 1)[0]
-        event = Event(
-            kind="user_commit",
-            payload={
-                "text": f"Committed {str(head.id)[:10]}: {subject}",
-                "commit": str(head.id),
-                "subject": subject,
-                "author": f"{head.author.name} <{head.author.email}>",
-                "branch": repo.head_branch(),
-            },
-            session_id=info.id,
-            agent=info.agent,
-        )
-        with writer.session_lock(info.id):
-            writer.write(event, snapshot, extra_parents=(str(head.id),))
-
-
-def _find_repo(path: str) -> TrailRepo | None:
-    from trail.errors import NotARepositoryError
-    from trail.repo import TrailRepo
-
-    try:
-        return TrailRepo.discover(path)
-    except NotARepositoryError:
-        return None
+    if repo is not None:
+        kept = keep.keep(repo, source, raw, cwd, f"not recorded within the hook's {BUDGET_SECONDS:g} s budget")
+        keep.log_error(repo, f"{source} hook over its budget; kept in {kept}", TimeoutError(), trace=False)
+    sys.stderr.flush()
+    os._exit(0)  # the abandoned thread must not keep the agent waiting
 
 
 def _read_stdin() -> bytes:
     if sys.stdin is None or sys.stdin.isatty():
         return b""
-    return sys.stdin.buffer.read()
-
-
-def log_error(repo: TrailRepo, context: str, error: BaseException, trace: bool = True) -> None:
-    """Append one entry to `.git/trail/errors.log` (shown by `trail doctor`), rotating it past 1 MiB."""
-    import traceback
-    from datetime import UTC, datetime
-
-    try:
-        repo.ensure_dirs()
-        log = repo.trail_dir / ERRORS_LOG
-        if log.exists() and log.stat().st_size > _LOG_LIMIT:
-            os.replace(log, log.with_name(ERRORS_LOG + ".1"))
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        entry = f"{stamp} {context}: {type(error).__name__}: {error}\n"
-        if trace:
-            details = "".join(traceback.format_exception(error)).rstrip("\n")
-            entry += "".join(f"    {line}\n" for line in details.split("\n"))
-        with open(log, "a", encoding="utf-8", errors="backslashreplace") as f:
-            f.write(entry)
-    except Exception:  # noqa: BLE001
-        _last_resort(error)
-
-
-def keep_failed(repo: TrailRepo, raw: bytes) -> Path | None:
-    """Save a payload that could not be recorded, to be looked at (or replayed) later."""
-    import time
-
-    try:
-        folder = repo.trail_dir / "failed"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns()}.json"
-        path.write_bytes(raw)
-        return path
-    except OSError:
-        return None
+    data = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
+    if len(data) > MAX_PAYLOAD:
+        # Recorded as an unreadable payload (a note with the bytes kept), cut, rather than read without end.
+        return data[:MAX_PAYLOAD]
+    return data
 
 
 def _last_resort(error: BaseException) -> None:

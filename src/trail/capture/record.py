@@ -7,6 +7,7 @@ and its exit status closes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from trail.errors import TrailError
 from trail.events import FILE_EDIT, Event
 
 QUIET_SECONDS = 0.3
+KILL_AFTER_SECONDS = 10.0  # after passing on SIGHUP or SIGTERM, how long the command has to exit
 _MAX_LISTED = 200
 
 
@@ -71,45 +73,70 @@ def record_command(path: str | os.PathLike[str], argv: Sequence[str], quiet: flo
         raise TrailError("give the command to record after --, for example: trail record -- aider --yes")
     rec = Recorder(path, agent=Path(argv[0]).name)
     repo = rec.repo
-    started_watcher = watcher_status(repo) is None
-    if started_watcher:
-        start_daemon(repo)
-    changes = _Changes(repo.workdir)
-    observer = Observer()
-    observer.schedule(changes, os.fspath(repo.workdir), recursive=True, event_filter=EVENTS)
-    observer.start()
+    interrupted = threading.Event()
+    terminated: list[tuple[int, float]] = []  # (signal, when)
+    children: list[subprocess.Popen[bytes]] = []
+
+    def terminate(signum: int, _frame: object) -> None:
+        # The terminal closed (SIGHUP) or someone asked us to stop (SIGTERM): pass it on, then end the session and
+        # the watcher properly once the command has gone, rather than dying with both left open.
+        terminated.append((signum, time.monotonic()))
+        for child in children:
+            with contextlib.suppress(OSError):
+                child.send_signal(signum)
+
+    # Ctrl-C goes to the whole foreground group, so the command gets it too: let it finish on its own terms, as a
+    # shell would, and record that it was interrupted. Installed first: a signal may come at any moment.
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, lambda *_: interrupted.set()),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, terminate),
+        signal.SIGHUP: signal.signal(signal.SIGHUP, terminate),
+    }
+    started_watcher = False
+    observer = None
     steps = 0
     try:
+        started_watcher = watcher_status(repo) is None
+        if started_watcher:
+            start_daemon(repo)
+        changes = _Changes(repo.workdir)
+        observer = Observer()
+        observer.schedule(changes, os.fspath(repo.workdir), recursive=True, event_filter=EVENTS)
+        observer.start()
         rec.start(command=list(argv), cwd=os.getcwd())
         steps += 1
-        try:
-            child = subprocess.Popen(list(argv))
-        except OSError as e:
-            rec.end(reason=f"could not start: {e}", exit_code=127)
-            raise TrailError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
-        interrupted = threading.Event()
-        # Ctrl-C goes to the whole foreground group, so the command gets it too: let it finish on its own
-        # terms, as a shell would, and record that it was interrupted.
-        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
-        try:
-            while True:
+        code: int | None = None
+        if not terminated:
+            try:
+                children.append(subprocess.Popen(list(argv)))
+            except OSError as e:
+                rec.end(reason=f"could not start: {e}", exit_code=127)
+                raise TrailError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None
+            child = children[0]
+            while code is None:
                 try:
                     code = child.wait(timeout=0.05)
-                    break
                 except subprocess.TimeoutExpired:
-                    pass
-                steps += _record_burst(rec, changes, quiet)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+                    if terminated and time.monotonic() - terminated[0][1] > KILL_AFTER_SECONDS:
+                        child.kill()
+                    steps += _record_burst(rec, changes, quiet)
         time.sleep(quiet)  # the last writes' events
         steps += _record_burst(rec, changes, 0.0)
-        reason = "interrupted" if interrupted.is_set() or code == -signal.SIGINT else "exit"
+        if terminated:
+            reason = f"terminated ({signal.Signals(terminated[0][0]).name})"
+            code = code if code is not None else 128 + terminated[0][0]
+        else:
+            assert code is not None
+            reason = "interrupted" if interrupted.is_set() or code == -signal.SIGINT else "exit"
         rec.end(reason=reason, exit_code=code, command=list(argv))
         steps += 1
         return RecordResult(rec.session_id, code, steps)
     finally:
-        observer.stop()
-        observer.join(timeout=5)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
         if started_watcher:
             stop_daemon(repo)
 

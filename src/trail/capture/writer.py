@@ -80,8 +80,19 @@ class StepWriter:
         else:
             step = self.store.append(event, tree, (), redacted, extra_parents, tree_source=tree_source)
         if step.kind == SESSION_END:
+            self._sign_session(step)
             self._pack_session(step)
         return step
+
+    def _sign_session(self, step: Step) -> None:
+        """With `trail config sign true`, a session that ended is signed in the background (store/sign.py)."""
+        try:
+            if self.repo.config.sign:
+                from trail.store.maintenance import sign_session_async
+
+                sign_session_async(self.repo.commondir, self.repo.trail_dir, step.session_id, step.commit)
+        except Exception:  # noqa: BLE001 - signing must never fail a recording
+            pass
 
     def _pack_session(self, step: Step) -> None:
         """A session that ended is packed in the background: its loose objects become one pack file."""
@@ -144,5 +155,5 @@ def watcher_snapshot(repo: TrailRepo) -> Snapshot | None:
         return None
     if not reply or not reply.get("ok"):
         return None
-    omitted = [OmittedFile(str(path), int(size)) for path, size in reply.get("omitted") or []]
+    omitted = [OmittedFile(str(item[0]), int(item[1]), *item[2:3]) for item in reply.get("omitted") or []]
     return Snapshot(tree=pygit2.Oid(hex=str(reply["tree"])), omitted=omitted)

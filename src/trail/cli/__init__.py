@@ -1,7 +1,7 @@
 """The `trail` command line: parsing, output and exit codes only; the work is done by the modules it calls.
 
-Commands live in modules by family (read.py, capture.py, travel.py, admin.py, hooks.py) and are imported only
-when run, so a command pays for what it uses and nothing else.
+Commands live in modules by family (read.py, capture.py, travel.py, maintain.py, admin.py, hooks.py) and are
+imported only when run, so a command pays for what it uses and nothing else.
 
 Exit codes: 0 success, 1 a problem the message explains (TrailError), 2 a usage error, 3 an unexpected failure
 (a traceback is written to a log file named in the message), 130 interrupted.
@@ -29,6 +29,10 @@ COMMANDS = {
     "diff": ("trail.cli.read", "diff"),
     "stats": ("trail.cli.read", "stats"),
     "checkout": ("trail.cli.travel", "checkout"),
+    "rm": ("trail.cli.maintain", "rm"),
+    "prune": ("trail.cli.maintain", "prune"),
+    "scrub": ("trail.cli.maintain", "scrub"),
+    "verify": ("trail.cli.maintain", "verify"),
     "record": ("trail.cli.capture", "record"),
     "watch": ("trail.cli.capture", "watch"),
     "import": ("trail.cli.capture", "import_group"),

@@ -38,6 +38,7 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
       redact.pattern        an extra regex to redact; several with --add
       redact.enabled        false turns redaction off (default true)
       watch.auto            true: a Claude Code session starts `trail watch` (default false)
+      sign                  true: sign each session when it ends, with your git signing key (default false)
     """
     from trail.config import init_trail, set_config
 
@@ -48,12 +49,25 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
 
 
 @click.command()
+@click.option(
+    "--fix", is_flag=True, help="Repair what can be: record kept payloads, remove stale locks, tighten permissions."
+)
 @pass_ctx
-def doctor(ctx: Context) -> None:
-    """Check that trail can record here, and show errors it logged."""
+def doctor(ctx: Context, fix: bool) -> None:
+    """Check that trail can record here, and show errors it logged.
+
+    With --fix, also repair what it finds: hook payloads kept for later (a hook out of time, a failure) are
+    recorded, oldest first, once; lock files left by a writer that was killed are removed; trail's files are made
+    readable by you alone.
+
+    \b
+    Examples:
+      trail doctor
+      trail doctor --fix
+    """
     from trail.doctor import FAIL, run_checks
 
-    checks = run_checks(ctx.directory)
+    checks = run_checks(ctx.directory, fix=fix)
     width = max(len(c.name) for c in checks)
     for c in checks:
         click.echo(f"[{c.status:>4}] {c.name.ljust(width)}  {c.detail}")

@@ -108,10 +108,12 @@ def record(ctx: Context, command: tuple[str, ...]) -> None:
 
     Starts a session (and a watcher, if none runs), runs CMD in this terminal, records a file_edit step with
     the code after each burst of file changes (once nothing changed for 300 ms), and the exit status at the end.
-    Ctrl-C reaches CMD as usual. Exits with CMD's exit status.
+    Ctrl-C reaches CMD as usual; SIGHUP (the terminal closed) and SIGTERM are passed on to CMD, and the session
+    ends properly once it has exited. Exits with CMD's exit status.
     """
     from trail.capture.record import record_command
 
     result = record_command(ctx.directory, command)
-    click.echo(f"trail: recorded session {result.session_id} ({result.steps} steps)", err=True)
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP): the session is recorded all the same
+        click.echo(f"trail: recorded session {result.session_id} ({result.steps} steps)", err=True)
     raise SystemExit(result.exit_code if result.exit_code >= 0 else 128 - result.exit_code)

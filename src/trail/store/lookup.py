@@ -114,6 +114,22 @@ class StepIndex:
         finally:
             os.close(fd)
 
+    def retipped(self, session_id: str, n: int, old: str, new: str) -> None:
+        """The session's ref moved from its tip `old` (step `n`) to `new`, the same step rewritten (signed): keep
+        the file current instead of leaving it to be rebuilt from the tip."""
+        try:
+            fd = os.open(self.path(session_id), os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            size = os.fstat(fd).st_size
+            if n >= 1 and size == n * RECORD and os.pread(fd, RECORD, size - RECORD) == bytes.fromhex(old):
+                os.pwrite(fd, bytes.fromhex(new), size - RECORD)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
     def forget(self, session_id: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(self.path(session_id))

@@ -3,8 +3,10 @@
 A live session writes one loose object or more per step; when it ends, they are packed (`git pack-objects
 --revs --unpacked` of the session's history above the commit it started from) and the loose copies removed
 (`git prune-packed`). An import that wrote several packs has them merged into one (`git pack-objects
---stdin-packs`). Both run detached (`python -I -m trail.store.maintenance ...`), one at a time per repository
-(a lock held for the run), and `git gc` keeps working as always: nothing here is needed for correctness.
+--stdin-packs`). Both run detached (`python -P -m trail.store.maintenance ...`), one at a time per repository
+(a lock held for the run), and `git gc` keeps working as always: nothing here is needed for correctness. A session
+that ends is signed here too when `trail config sign true` asks for it (store/sign.py), so a signer that is slow or
+waits for a passphrase never holds up a recording.
 """
 
 from __future__ import annotations
@@ -33,13 +35,19 @@ def merge_packs_async(gitdir: Path, trail_dir: Path, packs: Sequence[Path]) -> N
         _spawn(trail_dir, ["merge-packs", os.fspath(gitdir), *(p.name for p in packs)])
 
 
+def sign_session_async(gitdir: Path, trail_dir: Path, session_id: str, tip: str) -> None:
+    """Sign, in a detached process, the last step of a session that just ended (`trail config sign true`)."""
+    _spawn(trail_dir, ["sign-session", os.fspath(gitdir), session_id, tip])
+
+
 def _spawn(trail_dir: Path, args: list[str]) -> None:
     try:
         trail_dir.mkdir(parents=True, exist_ok=True)
         with open(trail_dir / LOG, "ab") as log:
             subprocess.Popen(
-                # -I: isolated from the working tree (a `trail/` folder there must not shadow this package)
-                [sys.executable, "-I", "-m", "trail.store.maintenance", *args],
+                # -P: a `trail/` folder in the working tree must never shadow this package
+                [sys.executable, "-P", "-m", "trail.store.maintenance", *args],
+                cwd=os.fspath(trail_dir),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -68,6 +76,26 @@ def merge_packs(gitdir: str, names: Sequence[str]) -> None:
             (pack_dir / name).with_suffix(suffix).unlink(missing_ok=True)
 
 
+def sign_session(gitdir: str, session_id: str, tip: str) -> int:
+    """Sign a session's last step; a failure is written to the log (this process's output), never raised."""
+    import time
+
+    import pygit2
+
+    from trail.errors import TrailError
+    from trail.repo import TrailRepo
+    from trail.store.sign import sign_session as sign
+    from trail.store.steps import Store
+
+    try:
+        sign(Store(TrailRepo(pygit2.Repository(gitdir))), session_id, tip)
+    except (TrailError, pygit2.GitError, OSError) as e:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        print(f"{stamp} trail maintenance: sign-session {session_id}: not signed: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _pack_base(gitdir: str) -> str:
     return os.fspath(Path(gitdir) / "objects" / "pack" / "pack")
 
@@ -94,6 +122,8 @@ def main(argv: Sequence[str]) -> int:
             pack_session(gitdir, rest[0], rest[1])
         elif command == "merge-packs":
             merge_packs(gitdir, rest)
+        elif command == "sign-session":
+            return sign_session(gitdir, rest[0], rest[1])
         else:
             print(f"trail maintenance: unknown command {command!r}", file=sys.stderr)
             return 2

@@ -29,6 +29,7 @@ from trail.store.locking import file_lock
 REF_PREFIX = "refs/trail/sessions/"
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _CAS_ATTEMPTS = 200
+STALE_LOCK_SECONDS = 2.0
 
 
 class BrokenSessionError(TrailError):
@@ -631,8 +632,25 @@ class Store:
             old = previous.commit if previous is not None else None
             if self.compare_and_swap(session_id, step.commit, old):
                 self.index.appended(session_id, [step.commit], step.n, old)
+                if step.n == 1:
+                    self._mark_recorded_here(session_id)
                 return step
         raise TrailError(f"could not update {session_ref(session_id)}: it kept changing under trail; try again")
+
+    def recorded_here(self, session_id: str) -> bool:
+        """Whether the session began in this repository (not fetched from someone else's)."""
+        return (self.repo.trail_dir / "local" / session_id).exists()
+
+    def forget_recorded_here(self, session_id: str) -> None:
+        (self.repo.trail_dir / "local" / session_id).unlink(missing_ok=True)
+
+    def _mark_recorded_here(self, session_id: str) -> None:
+        folder = self.repo.trail_dir / "local"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / session_id).touch()
+        except OSError:
+            pass
 
     def _base_tree(self, parents: list[str]) -> str:
         if parents:
@@ -654,10 +672,69 @@ class Store:
             except _RefMoved:
                 return False
             except pygit2.GitError as e:
-                # Someone else (git itself, another worktree) holds the ref's lock file: wait our turn.
+                # Someone else (git itself, another worktree) holds the ref's lock file: wait our turn, unless
+                # its holder is dead.
                 if "lock" not in str(e) or time.monotonic() > deadline:
                     raise
-                time.sleep(0.005)
+                if not self._clear_stale_lock(ref):
+                    time.sleep(0.005)
+
+    def _clear_stale_lock(self, ref: str) -> bool:
+        """Remove `<ref>.lock` if it was left by a writer that died (a kill during a ref update): True if so.
+
+        git and libgit2 hold a ref's lock for the instant of the update, and trail's own writers of a session
+        take the session's lock first; a lock file older than STALE_LOCK_SECONDS has no live holder. Its age is
+        checked twice, on the same file, so that a lock taken again meanwhile is never removed.
+        """
+        path = self.repo.commondir / (ref + ".lock")
+        try:
+            first = path.stat()
+        except OSError:
+            return False
+        if time.time() - first.st_mtime < STALE_LOCK_SECONDS:
+            return False
+        try:
+            again = path.stat()
+            if (again.st_ino, again.st_mtime_ns) != (first.st_ino, first.st_mtime_ns):
+                return False
+            path.unlink()
+        except OSError:
+            return False
+        return True
+
+    def move_refs(self, moves: dict[str, tuple[str | None, str | None]], message: str) -> bool:
+        """Move several session refs together, each from its old target to its new one (new None: delete the ref);
+        False, and nothing moved, if any of them was no longer at its old target.
+
+        Every ref is locked before any is checked, so no writer can slip a step in between the check and the move
+        of any of them (a step written meanwhile makes the whole move fail instead of being lost)."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with self.git.transaction() as tx:
+                    for session_id in moves:
+                        tx.lock_ref(session_ref(session_id))
+                    for session_id, (old, _) in moves.items():
+                        if self.tip_commit(session_id) != old:
+                            raise _RefMoved
+                    for session_id, (_, new) in moves.items():
+                        if new is None:
+                            tx.remove(session_ref(session_id))
+                        else:
+                            tx.set_target(session_ref(session_id), pygit2.Oid(hex=new), message=message)
+                return True
+            except _RefMoved:
+                return False
+            except pygit2.GitError as e:
+                if "lock" not in str(e) or time.monotonic() > deadline:
+                    raise
+                if not any(self._clear_stale_lock(session_ref(sid)) for sid in moves):
+                    time.sleep(0.005)
+
+    def children(self, session_id: str) -> list[str]:
+        """The sessions a session started (its subagents, `<id>.agent-<x>`, and theirs), by id."""
+        prefix = session_id + ".agent-"
+        return [sid for sid in self.session_ids() if sid.startswith(prefix)]
 
     # -- commits of the person -----------------------------------------------------------------------------------
 

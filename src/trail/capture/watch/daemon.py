@@ -53,7 +53,10 @@ def start_daemon(repo: TrailRepo, wait: float = 30.0) -> dict[str, Any]:
     _, _, log_path = paths(repo)
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trail.cli", "-C", str(repo.workdir), "watch"],
+            # -P and a folder outside the working tree: a `trail/` package in the repository must never be what
+            # runs (python -m puts the current folder first on the import path otherwise).
+            [sys.executable, "-P", "-m", "trail.cli", "-C", str(repo.workdir), "watch"],
+            cwd=os.fspath(repo.gitdir),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

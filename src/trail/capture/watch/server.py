@@ -1,8 +1,11 @@
 """`trail watch`: one process per working tree that keeps the repository open and records for hooks.
 
-It listens on a Unix socket in the worktree's `.git/trail/` (mode 0600) and answers one request at a time:
-a snapshot (for the SDK), a whole hook payload (for `trail-hook`, which then needs no pygit2), its status, or
-stop. A lock held for the process's lifetime keeps a second watcher out; the kernel drops it if the process dies.
+It listens on a Unix socket in the worktree's `.git/trail/` (mode 0600) and serves each connection in a thread of
+its own: a snapshot (for the SDK), a whole hook payload (for `trail-hook`, which then needs no pygit2), its status,
+or stop. A hook is answered within its budget whatever happens: past it, the payload is kept (pending/) and the
+work goes on; so a slow session never holds up another, nor `--status`. It stops by itself once the sessions it
+served have ended, or after `watch.idleMinutes` without a request. A lock held for the process's lifetime keeps a
+second watcher out; the kernel drops it if the process dies.
 """
 
 from __future__ import annotations
@@ -28,19 +31,39 @@ from trail.repo import TrailRepo
 log = logging.getLogger("trail.watch")
 
 
+# A hook waits at most this long for its answer (Claude Code gives it 30 s). The environment variables are for
+# tests, which cannot wait that long to see what happens past them.
+BUDGET_SECONDS = float(os.environ.get("TRAIL_WATCH_BUDGET", "8"))
+# After the last session ended, in case the person starts another at once.
+ENDED_GRACE_SECONDS = float(os.environ.get("TRAIL_WATCH_GRACE", "30"))
+DEFAULT_IDLE_MINUTES = 60
+
+
 class WatchServer:
-    def __init__(self, repo: TrailRepo, watcher: Watcher | None = None) -> None:
+    def __init__(self, repo: TrailRepo, watcher: Watcher | None = None, idle_minutes: float | None = None) -> None:
         self.repo = repo
         self.socket_path, self.lock_path, self.log_path = paths(repo)
         self.watcher = watcher or Watcher(repo)
         self.started = time.time()
         self.requests = 0
+        self.in_flight = 0
         self.last_request_ms: float | None = None
+        self.last_activity = time.monotonic()
+        self.sessions: set[str] = set()  # sessions this watcher recorded for that have not ended
+        self.served_any = False
+        self.ended_at: float | None = None
+        if idle_minutes is None:
+            try:
+                idle_minutes = float(repo.config.get("watch.idleMinutes") or DEFAULT_IDLE_MINUTES)
+            except ValueError:
+                idle_minutes = DEFAULT_IDLE_MINUTES
+        self.idle_seconds = idle_minutes * 60
         self._stop = False
         self._lock_fd: int | None = None
+        self._state_lock = threading.Lock()
 
     def run(self) -> None:
-        """Serve until asked to stop (a `stop` request, SIGTERM, or Ctrl-C)."""
+        """Serve until asked to stop (a `stop` request, SIGTERM, SIGHUP, Ctrl-C), idle, or done."""
         self.repo.ensure_dirs()
         self._take_lock()
         watchclient.DISABLED = True  # this process is the watcher: never ask ourselves
@@ -53,18 +76,19 @@ class WatchServer:
             listener.settimeout(0.5)
             self._install_signals()
             log.info("watching %s (%s)", self.repo.workdir, self.watcher.mode)
+            checked = time.monotonic()
             while not self._stop:
                 try:
                     conn, _ = listener.accept()
-                except TimeoutError:
-                    if not self.repo.workdir.is_dir() or not self.socket_path.exists():
-                        log.info("the working tree or the socket is gone: stopping")
+                    threading.Thread(target=self._serve, args=(conn,), name="trail-watch-request", daemon=True).start()
+                except (TimeoutError, InterruptedError):
+                    pass
+                if time.monotonic() - checked >= 0.5:  # also between requests: `--status` polls must not keep it
+                    checked = time.monotonic()
+                    reason = self._reason_to_stop()
+                    if reason:
+                        log.info("%s: stopping", reason)
                         break
-                    continue
-                except InterruptedError:
-                    continue
-                with conn:
-                    self._serve(conn)
         finally:
             listener.close()
             with contextlib.suppress(OSError):
@@ -76,31 +100,48 @@ class WatchServer:
     def stop(self) -> None:
         self._stop = True
 
+    def _reason_to_stop(self) -> str | None:
+        if not self.repo.workdir.is_dir() or not self.socket_path.exists():
+            return "the working tree or the socket is gone"
+        with self._state_lock:
+            if self.in_flight:
+                return None
+            now = time.monotonic()
+            ended = self.served_any and not self.sessions and self.ended_at is not None
+            if ended and now - (self.ended_at or now) > ENDED_GRACE_SECONDS:
+                return "every session it recorded for has ended"
+            if now - self.last_activity > self.idle_seconds:
+                return f"no request for {self.idle_seconds / 60:g} minutes"
+        return None
+
     # -- one request ---------------------------------------------------------------------------------------------
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(10)
-        try:
-            chunks = []
-            while chunk := conn.recv(1 << 20):
-                chunks.append(chunk)
-            message = json.loads(b"".join(chunks))
-            started = time.perf_counter()
-            reply = self.handle(message if isinstance(message, dict) else {})
-            if message.get("op") not in ("ping", "status"):
-                self.last_request_ms = _ms(started)
-        except Exception as e:  # noqa: BLE001 - one bad request must not stop the watcher
-            log.exception("request failed")
-            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
-        with contextlib.suppress(OSError):
-            conn.sendall(json.dumps(reply).encode())
+        with conn:
+            conn.settimeout(10)
+            try:
+                chunks = []
+                while chunk := conn.recv(1 << 20):
+                    chunks.append(chunk)
+                message = json.loads(b"".join(chunks))
+                started = time.perf_counter()
+                reply = self.handle(message if isinstance(message, dict) else {})
+                if message.get("op") not in ("ping", "status"):
+                    self.last_request_ms = _ms(started)
+            except Exception as e:  # noqa: BLE001 - one bad request must not stop the watcher
+                log.exception("request failed")
+                reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps(reply).encode())
 
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.requests += 1
         op = message.get("op")
         started = time.perf_counter()
         if op in ("ping", "status"):
             return {"ok": True, **self.status()}
+        with self._state_lock:
+            self.requests += 1
+            self.last_activity = time.monotonic()
         if op == "stop":
             self.stop()
             return {"ok": True, "stopping": True}
@@ -109,22 +150,79 @@ class WatchServer:
             return {
                 "ok": True,
                 "tree": str(snap.tree),
-                "omitted": [[o.path, o.size] for o in snap.omitted],
+                "omitted": [[o.path, o.size, o.reason] for o in snap.omitted],
                 "elapsed_ms": _ms(started),
             }
         if op == "hook":
-            from trail.capture import hook
-
+            source = str(message.get("source"))
+            if source not in ("claude", "git-post-commit"):
+                return {"ok": False, "error": f"unknown hook source {source!r}"}
             cwd = str(message.get("cwd") or self.repo.workdir)
-            if message.get("source") == "claude":
-                raw = base64.b64decode(str(message.get("payload") or ""))
-                hook.run_claude(raw, cwd, snapshotter=self._snapshotter_for)
-            elif message.get("source") == "git-post-commit":
-                hook.run_git_post_commit(cwd, snapshotter=self._snapshotter_for)
-            else:
-                return {"ok": False, "error": f"unknown hook source {message.get('source')!r}"}
-            return {"ok": True, "elapsed_ms": _ms(started), "snapshot_ms": self.watcher.stats["last_snapshot_ms"]}
+            raw = base64.b64decode(str(message.get("payload") or ""))
+            kept = self._within_budget(source, raw, cwd)
+            return {
+                "ok": True,
+                "elapsed_ms": _ms(started),
+                "snapshot_ms": self.watcher.stats["last_snapshot_ms"],
+                **({"kept": kept} if kept else {}),
+            }
         return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _within_budget(self, source: str, raw: bytes, cwd: str) -> str | None:
+        """Record the hook in a thread of its own; past the budget, keep the payload (pending/) and answer, while
+        the thread goes on (it removes what was kept if it finishes after all). Returns where it was kept."""
+        from trail.capture import handlers, keep
+
+        done = threading.Event()
+        kept: list[Any] = []
+        guard = threading.Lock()
+        session, ended = _session_of(source, raw)
+
+        def work() -> None:
+            with self._state_lock:
+                self.in_flight += 1
+            try:
+                if source == "claude":
+                    handlers.run_claude(raw, cwd, snapshotter=self._snapshotter_for)
+                else:
+                    handlers.run_git_post_commit(cwd, snapshotter=self._snapshotter_for)
+            finally:
+                with guard:
+                    done.set()
+                    if kept and kept[0] is not None:
+                        kept[0].unlink(missing_ok=True)  # recorded after all
+                with self._state_lock:
+                    self.in_flight -= 1
+                    self._note_session(session, ended)
+
+        threading.Thread(target=work, name="trail-watch-hook", daemon=True).start()
+        if done.wait(BUDGET_SECONDS):
+            return None
+        with guard:
+            if done.is_set():
+                return None
+            repo = handlers.find_repo(handlers.payload_cwd(raw) or cwd if source == "claude" else cwd)
+            path = (
+                keep.keep(repo, source, raw, cwd, "still being recorded when the hook's budget ran out")
+                if repo
+                else None
+            )
+            kept.append(path)
+        log.warning(
+            "a %s hook took longer than %g s; its payload is kept in %s meanwhile", source, BUDGET_SECONDS, path
+        )
+        return str(path) if path else None
+
+    def _note_session(self, session: str | None, ended: bool) -> None:
+        if session is None:
+            return
+        self.served_any = True
+        if ended:
+            self.sessions.discard(session)
+            if not self.sessions:
+                self.ended_at = time.monotonic()
+        else:
+            self.sessions.add(session)
 
     def _snapshotter_for(self, repo: TrailRepo) -> Any:
         """The watcher's snapshots serve the repository it watches, and no other."""
@@ -137,6 +235,8 @@ class WatchServer:
             "workdir": str(self.repo.workdir),
             "started": self.started,
             "requests": self.requests,
+            "in_flight": self.in_flight,
+            "sessions": sorted(self.sessions),
             "last_request_ms": self.last_request_ms,
             **self.watcher.status(),
         }
@@ -167,6 +267,22 @@ class WatchServer:
     def _install_signals(self) -> None:
         if threading.current_thread() is threading.main_thread():  # only there may signals be handled
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGHUP, lambda *_: self.stop())
+
+
+def _session_of(source: str, raw: bytes) -> tuple[str | None, bool]:
+    """The session a hook payload is about, and whether it ends it (for knowing when the watcher is done)."""
+    if source != "claude" or len(raw) > 4 << 20:
+        return None, False
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None, False
+    if not isinstance(payload, dict) or not isinstance(payload.get("session_id"), str):
+        return None, False
+    if payload.get("agent_id"):
+        return None, False  # a subagent's hooks: its parent session decides
+    return payload["session_id"], payload.get("hook_event_name") == "SessionEnd"
 
 
 def _ms(started: float) -> float:
