@@ -32,13 +32,28 @@ def init(ctx: Context) -> None:
 def config_command(ctx: Context, key: str | None, value: str | None, add: bool, unset: bool, as_list: bool) -> None:
     """Read or change trail's settings for this repository (.git/trail/config).
 
+    Your defaults for every repository go in ~/.config/trail/config (edit it with git config -f); the
+    repository's own file overrides them.
+
     \b
     Keys:
-      snapshot.maxFileSize  files larger than this are left out of steps (default 10m)
-      redact.pattern        an extra regex to redact; several with --add
-      redact.enabled        false turns redaction off (default true)
-      watch.auto            true: a Claude Code session starts `trail watch` (default false)
-      sign                  true: sign each session when it ends, with your git signing key (default false)
+      snapshot.maxFileSize       files larger than this are left out of steps (default 10m)
+      snapshot.sensitive         a file-name pattern left out of snapshots, like .env (several with --add)
+      snapshot.allow             a file-name pattern kept in snapshots after all (several with --add)
+      snapshot.sensitiveDefaults false: only your own snapshot.sensitive patterns apply (default true)
+      redact.pattern             an extra regex to redact; several with --add
+      redact.enabled             false turns redaction off (default true)
+      watch.auto                 false: Claude Code sessions do not start `trail watch` (default true)
+      watch.idleMinutes          a watcher with no request for this long stops (default 60)
+      claude.transcriptRoot      another folder transcripts may be read from (several with --add)
+      sign                       true: sign each session when it ends, with your git signing key (default false)
+      price.<model>.<kind>       input, output, cacheRead or cacheWrite price per million tokens (trail stats)
+
+    \b
+    Examples:
+      trail config watch.auto false
+      trail config --add snapshot.allow .env.test
+      trail config price.claude-sonnet-4-5.output 15
     """
     from trail.config import init_trail, set_config
 
