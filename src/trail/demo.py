@@ -77,8 +77,9 @@ stats.py:5: ZeroDivisionError
 1 failed, 1 passed in 0.02s
 """
 
-# Looks like a real key so that the demo shows redaction at work; it is not one.
-FAKE_KEY = "sk-proj-" + "demo0000000000000000000000000000000000KEY"
+# Looks like a real key so that the demo shows redaction at work; it is not one. (A run of zeros would not do:
+# redaction takes `sk-proj-0000…` for a placeholder.)
+FAKE_KEY = "sk-proj-" + "demo" + "Tq7mZ2vLp9xR4wKb8NcY3fHs6JuA1gEo5iWzKEY"
 
 
 @dataclass(frozen=True)
