@@ -136,6 +136,8 @@ def session_events(session_id: str, steps: int, seed: int, start: datetime) -> l
             name = rng.choice(["Bash", "Read", "Edit", "Grep", "Write"])
             big = rng.random() < 0.02
             output = _text(rng, 20000 if big else rng.randint(10, 1200))
+            if rng.random() < 0.002:  # a rare event, for searches that find a handful of steps among many
+                output += f" DROP TABLE staging_{rng.randrange(100)}"
             events.append(
                 Event(
                     "tool_call",

@@ -48,7 +48,8 @@ def test_user_commit_steps_link_sessions_to_commits(repo: Path, tmp_path: Path) 
     assert "active-session" in listed.stdout and "ended-session" not in listed.stdout
     origins = json.loads(trail("sessions", "--commit", commit[:8], "--json", cwd=repo).stdout)
     assert [o["session"] for o in origins] == ["active-session"]
-    assert [s["kind"] for s in origins[0]["steps"]] == ["session_start", "prompt", "tool_call", "user_commit"]
+    assert [s["kind"] for s in origins[0]["steps"]] == ["tool_call"]  # the step that wrote feature.py
+    assert origins[0]["paths"] == ["feature.py"]
     none = trail("sessions", "--commit", "HEAD~1", cwd=repo)
     assert none.returncode == 0 and "No recorded session" in none.stdout
 

@@ -25,7 +25,8 @@ from functools import cached_property
 import pygit2
 
 from trail.repo import TrailRepo
-from trail.store.address import Handles, resolve, resolve_session
+from trail.store.address import resolve, resolve_session
+from trail.store.handles import Handles
 from trail.store.steps import REF_PREFIX, Problem, SessionInfo, Step, Store
 
 __all__ = ["FileChange", "History", "Session", "Step", "open"]

@@ -191,11 +191,13 @@ def test_a_session_fetched_from_elsewhere_never_gets_your_commits(repo: Path) ->
     forged = Recorder(repo, session_id="forged")
     forged.prompt("claims this worktree")
     (repo / ".git" / "trail" / "local" / "forged").unlink()  # as if fetched: it did not begin here
-    (repo / "work.txt").write_text("my own work\n")
+    (repo / "work.txt").write_text("the agents' work\n")
+    mine.tool_call("Write", input={"file_path": "work.txt"})
+    forged.tool_call("Write", input={"file_path": "work.txt"})  # its tree claims the same change
     commit_all(repo, "my commit")
     store = Store(TrailRepo.discover(repo))
     assert store.tip("mine").kind == "user_commit"
-    assert store.tip("forged").kind == "prompt"
+    assert store.tip("forged").kind == "tool_call"
 
 
 def test_record_ends_its_session_when_the_terminal_closes(repo: Path) -> None:

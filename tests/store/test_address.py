@@ -12,7 +12,7 @@ import trail
 from trail import Recorder
 from trail.errors import AmbiguousStepError, StepNotFoundError
 from trail.events import new_session_id
-from trail.store.address import MIN_HANDLE, Handles
+from trail.store.handles import MIN_HANDLE, Handles
 
 
 def test_time_ordered_ids_get_short_handles_from_their_random_part() -> None:

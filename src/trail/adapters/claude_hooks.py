@@ -183,7 +183,14 @@ class _SessionCall:
 
     def start(self, source: str) -> list[Step]:
         p = self.payload
-        fields: dict[str, Any] = {"source": source, "model": p.get("model")}
+        repo = self.handler.repo
+        head = repo.head_commit()
+        fields: dict[str, Any] = {
+            "source": source,
+            "model": p.get("model"),
+            "head": str(head.id) if head is not None else None,
+            "branch": repo.head_branch(),  # rewinding checks it: a step's code belongs on its branch
+        }
         if self.parent is not None:
             parent_tip = self.handler.store.session(self.parent)
             fields.update(

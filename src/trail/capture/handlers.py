@@ -138,8 +138,9 @@ def autostart_watcher(repo: TrailRepo) -> None:
 
 
 def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> None:
-    """Record the person's commit in the sessions active in this worktree, as a step whose second parent is
-    that commit, so that `git log --graph trail/sessions/<id>` shows where they committed."""
+    """Record the person's commit in the sessions of this worktree whose steps produced some of its changes (ended
+    ones too, if active in the last day), as a step whose second parent is that commit, so that
+    `git log --graph trail/sessions/<id>` shows where their work was committed."""
     repo = find_repo(cwd)
     if repo is None:
         return
@@ -152,6 +153,7 @@ def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> Non
 def record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | None) -> None:
     from trail.capture.writer import StepWriter
     from trail.events import Event
+    from trail.timetravel.credit import commit_changes, produced_by
 
     head = repo.head_commit()
     if head is None:
@@ -159,12 +161,17 @@ def record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | No
     writer = StepWriter(repo, snapshot_fn)
     now = datetime.now(UTC)
     snapshot = None
+    changes: dict[str, str | None] | None = None
     for info in writer.store.sessions():
         stale = now - info.updated > timedelta(hours=ACTIVE_HOURS)
-        if info.ended or stale or info.tip.session.get("worktree") != str(repo.workdir):
+        if stale or info.tip.session.get("worktree") != str(repo.workdir):
             continue
         if not writer.store.recorded_here(info.id):
             continue  # a session fetched from elsewhere, whatever worktree it names, never gets this one's work
+        if changes is None:
+            changes = commit_changes(writer.store, str(head.id))[1]
+        if not produced_by(writer.store, info, changes).steps:
+            continue  # the commit holds nothing this session made: it is not this session's
         snapshot = snapshot or writer.snapshot()
         subject = head.message.split("\n", 1)[0]
         event = Event(

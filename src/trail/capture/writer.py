@@ -6,6 +6,8 @@ skipped by a new adapter.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -15,11 +17,13 @@ import pygit2
 
 from trail.capture.redact import Redactor
 from trail.capture.watch import client as watchclient
-from trail.events import SESSION_END, Event
+from trail.events import SESSION_END, SESSION_START, Event
 from trail.repo import TrailRepo
 from trail.store.bulk import BulkWriter
 from trail.store.snapshot import OmittedFile, Snapshot, snapshot_worktree
-from trail.store.steps import Step, Store
+from trail.store.steps import SESSION_ID_RE, Step, Store
+
+FORKS = "forks"  # under .git/trail/: sessions `trail resume` prepared, by the id their agent will record them with
 
 
 class StepWriter:
@@ -72,6 +76,7 @@ class StepWriter:
     ) -> Step:
         """Append `event` to its session. `snapshot` None (and no `tree`) keeps the previous step's tree: the
         step changed no code. Callers hold the session's lock."""
+        event, fork = fork_link(self.repo, event, lambda sid: self.store.tip_commit(sid) is None)
         event, redacted = self.redact(event)
         if snapshot is not None:
             step = self.store.append(
@@ -79,6 +84,8 @@ class StepWriter:
             )
         else:
             step = self.store.append(event, tree, (), redacted, extra_parents, tree_source=tree_source)
+        if fork is not None:
+            fork.unlink(missing_ok=True)
         if step.kind == SESSION_END:
             self._sign_session(step)
             self._pack_session(step)
@@ -116,6 +123,7 @@ class BulkStepWriter:
     def __init__(self, writer: StepWriter) -> None:
         self.writer = writer
         self.bulk = BulkWriter(writer.store)
+        self.forks: list[Path] = []
 
     def tip(self, session_id: str) -> Step | None:
         return self.bulk.session(session_id).tip
@@ -131,6 +139,9 @@ class BulkStepWriter:
         tree_source: str | None = None,
         extra_parents: tuple[str, ...] = (),
     ) -> Step:
+        event, fork = fork_link(self.writer.repo, event, lambda sid: self.bulk.session(sid).tip is None)
+        if fork is not None:
+            self.forks.append(fork)
         event, redacted = self.writer.redact(event)
         batch = self.bulk.session(event.session_id or "")
         return batch.append(event, tree, (), redacted, extra_parents, tree_source)
@@ -142,6 +153,33 @@ class BulkStepWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.bulk.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            for fork in self.forks:
+                fork.unlink(missing_ok=True)
+
+
+def fork_record(repo: TrailRepo, session_id: str) -> Path:
+    """Where `trail resume` leaves word that the session `session_id`, when its agent starts recording it, is a fork
+    of another session's step (timetravel/resume.py writes it)."""
+    return repo.trail_dir / FORKS / f"{session_id}.json"
+
+
+def fork_link(repo: TrailRepo, event: Event, first: Callable[[str], bool]) -> tuple[Event, Path | None]:
+    """`event` naming the step it forked from, when it is the first step of a session `trail resume` prepared; and
+    the record to remove once it is written. A session's own start event carries the link (as a subagent's does),
+    so every source that records the new session links it, whichever agent runs it."""
+    sid = event.session_id
+    if event.kind != SESSION_START or not sid or not SESSION_ID_RE.match(sid) or "parent_session" in event.payload:
+        return event, None
+    path = fork_record(repo, sid)
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return event, None
+    if not isinstance(record, dict) or not isinstance(record.get("parent_session"), str) or not first(sid):
+        return event, None
+    link = {"parent_session": record["parent_session"], "parent_step": record.get("parent_step"), "forked_from": record}
+    return dataclasses.replace(event, payload={**event.payload, **link}), path
 
 
 def watcher_snapshot(repo: TrailRepo) -> Snapshot | None:

@@ -1,6 +1,6 @@
 """The `trail` command line: parsing, output and exit codes only; the work is done by the modules it calls.
 
-Commands live in modules by family (read.py, capture.py, travel.py, maintain.py, admin.py, hooks.py) and are
+Commands live in modules by family (read.py, view.py, capture.py, travel.py, maintain.py, admin.py, hooks.py) and are
 imported only when run, so a command pays for what it uses and nothing else.
 
 Exit codes: 0 success, 1 a problem the message explains (TrailError), 2 a usage error, 3 an unexpected failure
@@ -28,7 +28,17 @@ COMMANDS = {
     "show": ("trail.cli.read", "show"),
     "diff": ("trail.cli.read", "diff"),
     "stats": ("trail.cli.read", "stats"),
+    "view": ("trail.cli.view", "view"),
+    "serve": ("trail.cli.view", "serve"),
+    "export": ("trail.cli.view", "export"),
+    "search": ("trail.cli.search", "search"),
+    "reindex": ("trail.cli.search", "reindex"),
+    "push": ("trail.cli.share", "push"),
+    "fetch": ("trail.cli.share", "fetch"),
     "checkout": ("trail.cli.travel", "checkout"),
+    "rewind": ("trail.cli.travel", "rewind"),
+    "files": ("trail.cli.travel", "files"),
+    "cat": ("trail.cli.travel", "cat"),
     "rm": ("trail.cli.maintain", "rm"),
     "prune": ("trail.cli.maintain", "prune"),
     "scrub": ("trail.cli.maintain", "scrub"),

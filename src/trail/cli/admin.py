@@ -8,18 +8,38 @@ from trail.cli.context import Context, pass_ctx
 
 
 @click.command()
+@click.option(
+    "--share",
+    "share",
+    metavar="REMOTE",
+    help="Also make a plain `git fetch REMOTE` bring sessions (adds a fetch refspec; never forced).",
+)
 @pass_ctx
-def init(ctx: Context) -> None:
+def init(ctx: Context, share: str | None) -> None:
     """Prepare this repository for trail (.git/trail/ and its config file).
 
     Optional: recording creates what it needs. The config file explains the settings
     (snapshot.maxFileSize, redact.pattern, redact.enabled).
+
+    With --share REMOTE, `git fetch REMOTE` also fetches refs/trail/sessions/*: new sessions and new steps come in,
+    and a session that diverged is refused by git itself (yours is kept). Pushing stays explicit (`trail push`).
+
+    \b
+    Examples:
+      trail init
+      trail init --share origin
     """
     from trail.config import init_trail
 
     created = init_trail(ctx.repo)
     state = "Initialized" if created else "Already initialized:"
     click.echo(f"{state} trail in {ctx.repo.trail_dir}")
+    if share:
+        from trail.share.remote import share_by_default
+
+        added = share_by_default(ctx.store, share)
+        what = "now fetches" if added else "already fetched"
+        click.echo(f"`git fetch {share}` {what} sessions too (refs/trail/sessions/*).")
 
 
 @click.command("config")

@@ -13,7 +13,27 @@ from trail.errors import TrailError
 
 @click.group("import")
 def import_group() -> None:
-    """Record past sessions from agents' transcripts."""
+    """Record past sessions from agents' transcripts, or take in sessions from a bundle."""
+
+
+@import_group.command("bundle")
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_ctx
+def import_bundle_command(ctx: Context, path: str) -> None:
+    """Take in the sessions of a bundle made by `trail export SESSION --bundle FILE`.
+
+    As a fetch does: new sessions are added, sessions with new steps brought up to date, and a session whose
+    history diverged from yours is kept as it is (the bundle's is kept in refs/trail/remotes/bundle/<id>).
+    """
+    from trail.share.bundle import import_bundle
+
+    result = import_bundle(ctx.store, Path(path))
+    for update in result.updates:
+        click.echo(f"{update.status:>9}  {ctx.history.handle(update.session)}  {update.detail}".rstrip())
+    click.echo(
+        f"{result.count('new')} new, {result.count('updated')} updated, {result.count('same')} unchanged, "
+        f"{result.count('diverged')} diverged (kept both)"
+    )
 
 
 @import_group.command("claude")

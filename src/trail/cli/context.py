@@ -55,10 +55,8 @@ class Context:
         """The output of a command that prints a lot: paged and coloured as git would."""
         from trail.views.term import Terminal
 
-        try:
-            git_config = self.repo.git.config
-        except Exception:  # noqa: BLE001 - outside a repository: environment only
-            git_config = None
+        # A light command (search) that has not loaded libgit2 asks git, and only if it comes to that.
+        git_config: Any = self._repo.git.config if self._repo is not None else _GitConfig(self.directory)
         return Terminal(
             color=color or self.color,
             paging=self.paging and not no_pager,
@@ -106,3 +104,27 @@ def echo_json_array(items: Iterable[Any]) -> None:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.split("\n"))
+
+
+class _GitConfig:
+    """`git config --get KEY`, asked only when a value is needed (paging or colour on a terminal)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._values: dict[str, str | None] = {}
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._values:
+            import subprocess
+
+            try:
+                done = subprocess.run(
+                    ["git", "config", "--get", key], cwd=self.directory, capture_output=True, text=True, timeout=5
+                )
+                self._values[key] = done.stdout.strip() if done.returncode == 0 else None
+            except (OSError, subprocess.SubprocessError):
+                self._values[key] = None
+        value = self._values[key]
+        if value is None:
+            raise KeyError(key)
+        return value

@@ -196,7 +196,8 @@ def verify(ctx: Context, sessions: Sequence[str], signed: bool, as_json: bool) -
       trail verify 3f2a9b1c --signed
       trail verify --json
     """
-    from trail.store.address import Handles, resolve_session
+    from trail.store.address import resolve_session
+    from trail.store.handles import Handles
     from trail.store.verify import verify_sessions
 
     store = ctx.store

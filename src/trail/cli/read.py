@@ -22,8 +22,7 @@ def _since(value: str | None):  # type: ignore[no-untyped-def]
     "--commit",
     "commit",
     metavar="REV",
-    help="Only the sessions in which you made commit REV (recorded by `trail hooks install git`), with the "
-    "steps that led to it.",
+    help="Only the sessions whose steps produced the changes of commit REV (ended ones too), with those steps.",
 )
 @output_options
 @pass_ctx
@@ -45,12 +44,14 @@ def sessions(
 
     history = ctx.history
     if commit:
-        origins = history.store.steps_leading_to(commit)
+        from trail.timetravel.credit import credit
+
+        credits = credit(history.store, commit)
         if as_json:
-            echo_json([{**info.to_json(), "steps": [s.to_json() for s in steps]} for info, steps in origins])
+            echo_json([c.to_json() for c in credits])
         else:
             with ctx.terminal(color, no_pager) as term:
-                term.write(format_commit_origins(commit, origins, term))
+                term.write(format_commit_origins(commit, credits, history.handle, term))
         return
     found, problems = history.scan()
     moment = _since(since)

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from trail import events as ev
 from trail.errors import TrailError
-from trail.store.address import Handles, resolve_session
+from trail.store.address import resolve_session
+from trail.store.handles import Handles
 from trail.store.steps import Store, session_ref
 
 

@@ -736,30 +736,6 @@ class Store:
         prefix = session_id + ".agent-"
         return [sid for sid in self.session_ids() if sid.startswith(prefix)]
 
-    # -- commits of the person -----------------------------------------------------------------------------------
-
-    def steps_leading_to(self, rev: str) -> list[tuple[SessionInfo, list[Step]]]:
-        """Sessions in which the person made commit `rev`: for each, the steps from the one after their previous
-        commit (or the session's start) to the step recording this one."""
-        try:
-            commit = str(self.git.revparse_single(rev).peel(pygit2.Commit).id)
-        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-            raise StepNotFoundError(f"{rev!r} names no commit") from None
-        found = []
-        for info in self.sessions():
-            try:
-                steps = self.steps(info.id)
-            except TrailError:
-                continue
-            start = 0
-            for i, step in enumerate(steps):
-                if step.kind == "user_commit" and commit in step.parents[1:]:
-                    found.append((info, steps[start : i + 1]))
-                    break
-                if step.kind == "user_commit":
-                    start = i + 1
-        return found
-
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,1 +1,1 @@
-"""Ways of showing recorded sessions: plain text for the terminal (more to come: HTML replay, web UI)."""
+"""Ways of showing recorded sessions: text for the terminal, the HTML replay, the web UI, and Markdown."""

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import sys
-import unicodedata
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -90,6 +88,8 @@ def width_of(text: str) -> int:
 
 
 def _char_width(char: str) -> int:
+    import unicodedata  # only for text that is not ASCII
+
     if unicodedata.combining(char):
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
@@ -240,6 +240,8 @@ def _columns(stream: IO[str]) -> int:
     try:
         return os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
+        import shutil
+
         return shutil.get_terminal_size().columns
 
 

@@ -7,17 +7,18 @@ terminal's width when there is one (`term.width`), never when the output is pipe
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from trail import events as ev
 from trail.api import FileChange, Session
-from trail.store.steps import SessionInfo, Step
+from trail.store.steps import Step
 from trail.views.term import Terminal, clean, fit, width_of
 
 if TYPE_CHECKING:
     from trail.stats import Stats
+    from trail.timetravel.credit import Credit
 
 SECTION_LINES = 40
 SECTION_CHARS = 4000
@@ -61,6 +62,8 @@ def format_sessions(sessions: Sequence[Session], term: Terminal) -> str:
     rows = []
     for s in sessions:
         title = clean(s.title, one_line=True) + (" (ended)" if s.ended else "")
+        if fork_origin(s):
+            title += f" (forked from {fork_origin(s)})"
         rows.append(
             (
                 clean(s.handle),
@@ -110,12 +113,23 @@ def log_header(session: Session, term: Terminal) -> str:
     out = line + "\n"
     if session.handle != session.id:
         out += f"id      {clean(session.id)}\n"
-    if session.parent:
+    if fork_origin(session):
+        out += f"forked  from {fork_origin(session)}\n"
+    elif session.parent:
         parent, step = session.parent
         out += f"parent  {clean(parent)}" + (f"@{step}" if step else "") + "\n"
     if session.title:
         out += f"title   {fit(clean(session.title, True), None if term.width is None else term.width - 8)}\n"
     return out
+
+
+def fork_origin(session: Session) -> str | None:
+    """`SESSION@N` of the step a session was forked from (`trail resume`); None for any other session, a subagent's
+    included (its parent is the session its id starts with)."""
+    if not session.parent or session.id.startswith(session.parent[0] + ".agent-"):
+        return None
+    parent, step = session.parent
+    return clean(session.history.handle(parent), True) + (f"@{step}" if step else "")
 
 
 def log_line(step: Step, term: Terminal, n_width: int = 4) -> str:
@@ -328,12 +342,16 @@ def table(rows: Sequence[Sequence[str]], term: Terminal) -> list[str]:
 # -- commits -------------------------------------------------------------------------------------------------------
 
 
-def format_commit_origins(commit: str, origins: list[tuple[SessionInfo, list[Step]]], term: Terminal) -> str:
-    if not origins:
-        return f"No recorded session made commit {commit} (commits are recorded by `trail hooks install git`).\n"
+def format_commit_origins(commit: str, credits: Sequence[Credit], handle: Callable[[str], str], term: Terminal) -> str:
+    if not credits:
+        return f"No recorded session made a change of {commit}: none of its changes is in a step's tree.\n"
     out = []
-    for info, steps in origins:
-        first, last = steps[0], steps[-1]
-        out.append(f"session {clean(info.id)}  {clean(info.agent or 'agent', True)}: steps @{first.n} to @{last.n}")
-        out += [f"  @{s.n:<4} {s.kind:<14} {fit(clean(s.summary, True), 80)}" for s in steps]
+    for c in credits:
+        who = clean(c.session.agent or "agent", True)
+        out.append(
+            f"session {term.style('yellow', clean(handle(c.session.id), True))}  {who}: "
+            f"{len(c.paths)} of the commit's changes ({', '.join(clean(p, True) for p in c.paths[:5])}"
+            f"{' …' if len(c.paths) > 5 else ''})"
+        )
+        out += [f"  @{s.n:<5} {kind_label(s, term, 14)} {fit(clean(s.summary, True), 80)}" for s in c.steps]
     return "\n".join(out) + "\n"

@@ -10,6 +10,8 @@ import json
 import os
 import socket
 
+from trail.gitdir import find_gitdir
+
 TYPE_CHECKING = False  # pathlib and typing would cost the hook's fast path more than the rest of it
 if TYPE_CHECKING:
     from typing import Any
@@ -21,30 +23,6 @@ _MAX_SUN_PATH = 100  # sockaddr_un holds 108 bytes; longer paths go through /pro
 
 class WatcherGone(Exception):
     """The watcher stopped answering in the middle of a request."""
-
-
-def find_gitdir(start: str) -> str | None:
-    """The git directory of the working tree containing `start`, found without libgit2: the nearest `.git`
-    folder, or the folder a `.git` file (linked worktree, submodule) points to."""
-    folder = os.path.abspath(start)
-    while True:
-        dot_git = os.path.join(folder, ".git")
-        if os.path.isdir(dot_git):
-            return dot_git
-        if os.path.isfile(dot_git):
-            try:
-                with open(dot_git) as f:
-                    text = f.read().strip()
-            except (OSError, ValueError):
-                return None
-            if not text.startswith("gitdir:"):
-                return None
-            target = text[len("gitdir:") :].strip()
-            return target if os.path.isabs(target) else os.path.realpath(os.path.join(folder, target))
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
 
 
 def socket_path(start: str) -> str | None:

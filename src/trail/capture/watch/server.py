@@ -61,6 +61,7 @@ class WatchServer:
         self._stop = False
         self._lock_fd: int | None = None
         self._state_lock = threading.Lock()
+        self._index_wanted = threading.Event()
 
     def run(self) -> None:
         """Serve until asked to stop (a `stop` request, SIGTERM, SIGHUP, Ctrl-C), idle, or done."""
@@ -75,6 +76,7 @@ class WatchServer:
             listener.listen(64)
             listener.settimeout(0.5)
             self._install_signals()
+            threading.Thread(target=self._keep_index_current, name="trail-watch-index", daemon=True).start()
             log.info("watching %s (%s)", self.repo.workdir, self.watcher.mode)
             checked = time.monotonic()
             while not self._stop:
@@ -194,6 +196,7 @@ class WatchServer:
                 with self._state_lock:
                     self.in_flight -= 1
                     self._note_session(session, ended)
+                self._index_wanted.set()
 
         threading.Thread(target=work, name="trail-watch-hook", daemon=True).start()
         if done.wait(BUDGET_SECONDS):
@@ -212,6 +215,23 @@ class WatchServer:
             "a %s hook took longer than %g s; its payload is kept in %s meanwhile", source, BUDGET_SECONDS, path
         )
         return str(path) if path else None
+
+    def _keep_index_current(self) -> None:
+        """Search's index takes in new steps here, a moment after they are recorded, off every hook's path (a
+        search would catch up by itself; this makes it instant)."""
+        from trail.search.index import SearchIndex
+        from trail.store.steps import Store
+
+        index = SearchIndex(self.repo.commondir, open_store=lambda: Store(self.repo))
+        while not self._stop:
+            if not self._index_wanted.wait(timeout=1.0):
+                continue
+            time.sleep(1.0)  # a burst of hooks: one update for all of them
+            self._index_wanted.clear()
+            try:
+                index.update()
+            except Exception:  # noqa: BLE001 - a cache: the next search catches up
+                log.exception("updating the search index failed")
 
     def _note_session(self, session: str | None, ended: bool) -> None:
         if session is None:
