@@ -81,12 +81,15 @@ def test_a_teammate_fetches_searches_and_checks_out_what_was_pushed(server: str,
     git("push", "-q", "origin", "HEAD:main", cwd=alice)
     with Recorder(alice, session_id="fix-reminders", agent="claude-code") as rec:
         rec.prompt("Only remind active customers about overdue_invoices")
+        rec.note("the token was ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8")
         (alice / "app.py").write_text("print('v2: active = true')\n")
         rec.tool_call("Edit", input={"file_path": "app.py"}, output="updated")
     with Recorder(alice, session_id="other-work") as rec:
         rec.note("unrelated")
     dry = trail("push", "--dry-run", cwd=alice)
     assert dry.returncode == 0 and "fix-reminders" in dry.stdout and "other-work" in dry.stdout
+    [fix_line] = [line for line in dry.stdout.splitlines() if "fix-reminders" in line]
+    assert "1 github" in fix_line  # what redaction replaced, before anything leaves the machine
     refused = trail("push", cwd=alice)  # every session, no terminal to ask: refused
     assert refused.returncode == 1 and "--yes" in refused.stderr
     pushed = trail("push", "fix-reminders", cwd=alice)
@@ -101,7 +104,7 @@ def test_a_teammate_fetches_searches_and_checks_out_what_was_pushed(server: str,
     assert steps_bytes(bob, "fix-reminders") == steps_bytes(alice, "fix-reminders")  # identical payloads
     found = json.loads(trail("search", "overdue_invoices", "--json", cwd=bob).stdout)
     assert [h["address"] for h in found] == ["fix-reminders@2"]
-    where = trail("checkout", "fix-reminders@3", str(tmp_path / "then"), cwd=bob)
+    where = trail("checkout", "fix-reminders@4", str(tmp_path / "then"), cwd=bob)
     assert where.returncode == 0, where.stderr
     assert (tmp_path / "then" / "app.py").read_text() == "print('v2: active = true')\n"
 

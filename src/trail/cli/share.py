@@ -71,6 +71,7 @@ def push(ctx: Context, words: tuple[str, ...], yes: bool, dry_run: bool, as_json
     from trail.share.remote import push as do_push
     from trail.share.remote import with_children
     from trail.store.address import resolve_session
+    from trail.views.term import clean
 
     remote, names = _split(ctx, words)
     store = ctx.store
@@ -84,9 +85,9 @@ def push(ctx: Context, words: tuple[str, ...], yes: bool, dry_run: bool, as_json
         click.echo(f"Would push {len(described)} sessions to {remote}:")
         for item in described:
             redacted = ", ".join(f"{n} {k}" for k, n in sorted(item["redacted"].items())) or "nothing redacted"
-            click.echo(f"  {item['handle']}  {item['steps']} steps; {redacted}")
+            click.echo(f"  {clean(item['handle'], True)}  {item['steps']} steps; {clean(redacted, True)}")
             for path, why in sorted(item["omitted"].items()):
-                click.echo(f"      left out: {path} ({why})")
+                click.echo(f"      left out: {clean(path, True)} ({clean(why, True)})")
         return
     if chosen is None and not yes:
         if not sys.stdin.isatty():

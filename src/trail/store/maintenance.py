@@ -1,16 +1,17 @@
 """Keeping trail's objects packed, in the background, never in the way of a hook or of the user's git.
 
-A live session writes one loose object or more per step; when it ends, they are packed (`git pack-objects
---revs --unpacked` of the session's history above the commit it started from) and the loose copies removed
-(`git prune-packed`). An import that wrote several packs has them merged into one (`git pack-objects
---stdin-packs`). Both run detached (`python -P -m trail.store.maintenance ...`), one at a time per repository
-(a lock held for the run), and `git gc` keeps working as always: nothing here is needed for correctness. A session
-that ends is signed here too when `trail config sign true` asks for it (store/sign.py), so a signer that is slow or
-waits for a passphrase never holds up a recording.
+A live session writes one loose object or more per step; when it ends, they are packed (`git rev-list --objects
+--unpacked` of the session above the commit it started from, into `git pack-objects`) and the loose copies removed
+(only those: no folder is removed, so a concurrent writer never loses one). An import that wrote several packs has
+them merged into one (`git pack-objects --stdin-packs`). Both run detached (`python -P -m trail.store.maintenance
+...`), one at a time per repository (a lock held for the run), and `git gc` keeps working as always: nothing here is
+needed for correctness. A session that ends is signed here too when `trail config sign true` asks for it
+(store/sign.py), so a signer that is slow or waits for a passphrase never holds up a recording.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -60,9 +61,22 @@ def _spawn(trail_dir: Path, args: list[str]) -> None:
 
 
 def pack_session(gitdir: str, session_id: str, base: str) -> None:
-    revs = f"refs/trail/sessions/{session_id}\n" + (f"^{base}\n" if base else "")
-    _git(gitdir, ["pack-objects", "--revs", "--unpacked", "--incremental", "-q", _pack_base(gitdir)], revs)
-    _git(gitdir, ["prune-packed", "-q"])
+    """Pack the session's loose objects, then remove the loose copies of exactly those objects.
+
+    Not `git prune-packed`: it also removes the fan-out folders it empties, and a process writing a loose object
+    at that moment (the next step of another session, whose folder libgit2 has just made) fails to move it into
+    place. Removing files only leaves every folder where writers expect it.
+    """
+    revs = [f"refs/trail/sessions/{session_id}"] + ([f"^{base}"] if base else [])
+    listed = _git(gitdir, ["rev-list", "--objects", "--unpacked", *revs])
+    if not listed.strip():
+        return
+    _git(gitdir, ["pack-objects", "--incremental", "-q", _pack_base(gitdir)], listed)
+    objects = Path(gitdir) / "objects"
+    for line in listed.splitlines():
+        oid = line.split(" ", 1)[0]
+        with contextlib.suppress(OSError):
+            os.unlink(objects / oid[:2] / oid[2:])  # packed now: a reader that misses it re-reads the pack list
 
 
 def merge_packs(gitdir: str, names: Sequence[str]) -> None:
@@ -100,15 +114,15 @@ def _pack_base(gitdir: str) -> str:
     return os.fspath(Path(gitdir) / "objects" / "pack" / "pack")
 
 
-def _git(gitdir: str, args: list[str], stdin: str | None = None) -> None:
-    subprocess.run(
+def _git(gitdir: str, args: list[str], stdin: str | None = None) -> str:
+    return subprocess.run(
         ["git", f"--git-dir={gitdir}", *args],
         input=stdin,
         text=True,
         check=True,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         env=clean_env(),
-    )
+    ).stdout
 
 
 def main(argv: Sequence[str]) -> int:

@@ -628,7 +628,7 @@ class Store:
                 tree_source,
                 base,
             )
-            step.commit = str(self.git.odb.write(ObjectType.COMMIT, raw))
+            step.commit = self._write_object(raw)
             old = previous.commit if previous is not None else None
             if self.compare_and_swap(session_id, step.commit, old):
                 self.index.appended(session_id, [step.commit], step.n, old)
@@ -636,6 +636,17 @@ class Store:
                     self._mark_recorded_here(session_id)
                 return step
         raise TrailError(f"could not update {session_ref(session_id)}: it kept changing under trail; try again")
+
+    def _write_object(self, raw: bytes) -> str:
+        """Write a commit object. `git prune-packed` (run by `git gc`) may remove the fan-out folder libgit2 has just
+        made for it, failing the write: the folder is made again on the next try, as git's own writer does."""
+        for attempt in range(3):
+            try:
+                return str(self.git.odb.write(ObjectType.COMMIT, raw))
+            except OSError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def recorded_here(self, session_id: str) -> bool:
         """Whether the session began in this repository (not fetched from someone else's)."""
