@@ -238,6 +238,31 @@ def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
         watcher.stop()
 
 
+@pytest.mark.parametrize("layout", ["main", "linked"])
+def test_each_snapshot_waits_for_its_own_barrier(repo: Path, tmp_path: Path, layout: str) -> None:
+    # A snapshot right after files appear, again and again: an event left over from an earlier barrier (a write
+    # raises one event or two), or the events of another watch (a linked worktree's git directory, which watchdog
+    # delivers in no common order with the working tree's), must never let a snapshot miss what came before it.
+    tree = repo
+    if layout == "linked":
+        tree = tmp_path / "linked"
+        git("worktree", "add", "-q", "-b", "linked", tree, cwd=repo)
+    watcher = Watcher(TrailRepo.discover(tree))
+    watcher.start()
+    try:
+        for i in range(25):
+            (tree / f"dir{i}").mkdir()
+            (tree / f"dir{i}" / "inner.txt").write_text(f"{i}\n")
+            (tree / f"top{i}.txt").write_text(f"{i}\n")
+            snap = watcher.snapshot()
+            listed = git("ls-tree", "-r", "--name-only", str(snap.tree), cwd=tree).split()
+            assert f"dir{i}/inner.txt" in listed and f"top{i}.txt" in listed, f"round {i}"
+        assert watcher.stats["full_scans"] == 1, watcher.stats  # every barrier came: no scan stood in for one
+    finally:
+        watcher.stop()
+    assert not list((repo / ".git" / "trail").glob("watch-barrier*"))  # no barrier file left behind
+
+
 QUEUE_LIMIT = Path("/proc/sys/fs/inotify/max_queued_events")
 
 

@@ -1,16 +1,23 @@
 """The watcher's memory: which paths changed since the last snapshot, and the tree that snapshot made.
 
 watchdog reports file events on its own thread. A snapshot first waits until every event that happened before it
-has arrived (a barrier: a write to trail's own file in the git directory, whose event comes after all earlier
-ones on the observer's single inotify queue), then rewrites only the trees above the changed paths. Whenever the
+has arrived (a barrier: an event trail causes inside the watched working tree, which comes after all earlier ones
+since one watch delivers its events in order), then rewrites only the trees above the changed paths. In a main
+worktree the barrier is a file created in `.git/trail/` under a name used once (events are not counted: a write
+raises one event or two, and a late event of an earlier barrier must never pass for this one's). A linked
+worktree's git directory is outside its working tree, and watchdog delivers the events of two watches in no
+common order, so there the barrier is the `.git` file git keeps in the working tree, its mode set to the mode it
+has: an attribute event, and nothing changed. Whenever the
 event stream cannot be trusted (overflow, the person switched branches, ignore rules changed, watches refused),
 the next snapshot is a full scan, whose result is the same tree by construction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
 import threading
 import time
 import warnings
@@ -70,7 +77,9 @@ class Watcher(FileSystemEventHandler):
         self._dirty: set[str] = set()
         self._rescan = True
         self._rescan_reason = "start"
-        self._barrier_seen = 0
+        self._barrier_serial = 0
+        self._barrier_wanted: str | None = None  # the path whose event this snapshot waits for, as watchdog names it
+        self._barrier_stale = False  # a barrier timed out: its event may come late and pass for the next one's
         self._barrier_cond = threading.Condition(self._lock)
         self._snapshot_lock = threading.Lock()
         self._state: TreeState | None = None
@@ -79,7 +88,8 @@ class Watcher(FileSystemEventHandler):
         self._config_stamp: tuple[float, int] | None = None
         self.fallback: str | None = None  # why events are not used, when they are not
         self.stats: dict[str, Any] = {"snapshots": 0, "full_scans": 0, "last_snapshot_ms": None}
-        self._barrier_path = self._choose_barrier()
+        self._linked = not _inside(self.gitdir, self.workdir)
+        self._barrier_folder, self._barrier_prefix = self._choose_barrier()
         self._overflow_handler = _OverflowLog(self._on_overflow)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
@@ -89,11 +99,10 @@ class Watcher(FileSystemEventHandler):
             try:
                 observer = self._observer_factory()
                 observer.schedule(self, os.fspath(self.workdir), recursive=True, event_filter=EVENTS)
-                if not _inside(self.gitdir, self.workdir):
-                    # A linked worktree: its HEAD and trail's barrier live outside the working tree. One observer
-                    # reads all its watches from one inotify queue, so the barrier still orders every event.
+                if self._linked:
+                    # A linked worktree: its HEAD lives outside the working tree (a branch switch makes the next
+                    # snapshot a full scan; the files it changed are seen in the working tree anyway).
                     observer.schedule(self, os.fspath(self.gitdir), recursive=False, event_filter=EVENTS)
-                    observer.schedule(self, os.fspath(self.gitdir / "trail"), recursive=False, event_filter=EVENTS)
                 observer.start()
                 self._observer = observer
             except OSError as e:
@@ -126,10 +135,11 @@ class Watcher(FileSystemEventHandler):
                 self._note(os.fsdecode(raw), event)
 
     def _note(self, path: str, event: FileSystemEvent) -> None:
-        if path == self._barrier_path:
-            if isinstance(event, FileModifiedEvent):
-                self._barrier_seen += 1
-                self._barrier_cond.notify_all()
+        if path == self._barrier_wanted and isinstance(event, FileAttribEvent if self._linked else FileCreatedEvent):
+            self._barrier_wanted = None
+            self._barrier_cond.notify_all()
+            return
+        if path.startswith(self._barrier_prefix):
             return
         rel = os.path.relpath(path, self.workdir)
         if rel == "." or rel.startswith(".."):
@@ -210,16 +220,39 @@ class Watcher(FileSystemEventHandler):
         if self._observer is None:
             return
         with self._lock:
-            target = self._barrier_seen + 1
+            self._barrier_serial += 1
+            if self._linked:
+                path = self.workdir / ".git"
+                self._barrier_wanted = os.path.join(os.fspath(self.workdir), ".git")
+            else:
+                name = f"{BARRIER_NAME}.{os.getpid()}.{self._barrier_serial}"
+                path = self._barrier_folder / name
+                self._barrier_wanted = self._barrier_prefix + name[len(BARRIER_NAME) :]
         try:
-            with open(self._barrier_path, "w") as f:
-                f.write(f"{target}\n")
+            if self._linked:
+                mode = os.lstat(path).st_mode
+                if not stat.S_ISREG(mode):
+                    raise OSError(f"{path} is not git's file")
+                os.chmod(path, stat.S_IMODE(mode))
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
         except OSError:
-            self._on_overflow()
+            with self._lock:
+                self._barrier_wanted = None
+                self._mark_rescan("trail could not raise its barrier event")
             return
-        with self._barrier_cond:
-            if not self._barrier_cond.wait_for(lambda: self._barrier_seen >= target, timeout=BARRIER_TIMEOUT):
-                self._mark_rescan("file events stopped arriving in time")
+        try:
+            with self._barrier_cond:
+                arrived = self._barrier_cond.wait_for(lambda: self._barrier_wanted is None, timeout=BARRIER_TIMEOUT)
+                if not arrived or self._barrier_stale:
+                    # Late events: this snapshot, and the next (whose barrier a late event may pass for), scan.
+                    self._barrier_wanted = None
+                    self._barrier_stale = not arrived
+                    self._mark_rescan("file events stopped arriving in time")
+        finally:
+            if not self._linked:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
     def _check_health(self) -> None:
         observer = self._observer
@@ -241,15 +274,18 @@ class Watcher(FileSystemEventHandler):
             self.repo.__dict__.pop("config", None)  # TrailRepo caches it
         return changed and self._state is not None
 
-    def _choose_barrier(self) -> str:
-        """trail's own file in this worktree's git directory, named as watchdog will name it."""
+    def _choose_barrier(self) -> tuple[Path, str]:
+        """The folder of trail's barrier files in this worktree's git directory, and their names' beginning as
+        watchdog will name them. Barrier files a killed watcher left behind are removed."""
         folder = self.gitdir / "trail"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / BARRIER_NAME).touch()
+        for old in folder.glob(BARRIER_NAME + "*"):
+            with contextlib.suppress(OSError):
+                old.unlink()
         dot_git = self.workdir / ".git"
         if dot_git.is_dir() and _inside(self.gitdir, self.workdir):
-            return os.fspath(dot_git / "trail" / BARRIER_NAME)
-        return os.fspath(folder / BARRIER_NAME)
+            return folder, os.fspath(dot_git / "trail" / BARRIER_NAME)
+        return folder, os.fspath(folder / BARRIER_NAME)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
