@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from conftest import git, git_bytes, trail
 
@@ -110,6 +111,20 @@ def test_unexpected_errors_exit_3_with_a_log(repo: Path, monkeypatch: pytest.Mon
     assert "kaboom" in (repo / ".git" / "trail" / "crash.log").read_text()
 
 
+@click.command()
+@click.pass_context
+def leave_with_4(ctx: click.Context) -> None:
+    ctx.exit(4)  # click.exceptions.Exit: returned, not raised, outside click's standalone mode
+
+
+def test_a_command_exit_code_is_the_process_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trail.cli
+
+    monkeypatch.setitem(trail.cli.COMMANDS, "leave", (__name__, "leave_with_4"))
+    assert main(["leave"]) == 4
+    assert main(["--version"]) == 0
+
+
 def test_init_and_doctor(repo: Path) -> None:
     first = trail("init", cwd=repo)
     assert first.returncode == 0 and "Initialized" in first.stdout
@@ -126,7 +141,7 @@ def test_demo_records_a_realistic_session(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     result = trail("demo", str(target), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "trail log" in result.stdout
+    assert "trail replay" in result.stdout
     steps = json.loads(trail("log", "--reverse", "--json", cwd=target).stdout)
     kinds = [s["kind"] for s in steps]
     assert kinds[0] == "session_start" and kinds[-1] == "session_end"

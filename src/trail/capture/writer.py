@@ -178,7 +178,11 @@ def fork_link(repo: TrailRepo, event: Event, first: Callable[[str], bool]) -> tu
         return event, None
     if not isinstance(record, dict) or not isinstance(record.get("parent_session"), str) or not first(sid):
         return event, None
-    link = {"parent_session": record["parent_session"], "parent_step": record.get("parent_step"), "forked_from": record}
+    link = {
+        "parent_session": record["parent_session"],
+        "parent_step": record.get("parent_step"),
+        "forked_from": {key: record.get(key) for key in ("commit", "agent")},
+    }
     return dataclasses.replace(event, payload={**event.payload, **link}), path
 
 

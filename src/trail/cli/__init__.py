@@ -39,6 +39,10 @@ COMMANDS = {
     "rewind": ("trail.cli.travel", "rewind"),
     "files": ("trail.cli.travel", "files"),
     "cat": ("trail.cli.travel", "cat"),
+    "bisect": ("trail.cli.bisect", "bisect"),
+    "blame": ("trail.cli.bisect", "blame"),
+    "replay": ("trail.cli.resume", "replay"),
+    "resume": ("trail.cli.resume", "resume"),
     "rm": ("trail.cli.maintain", "rm"),
     "prune": ("trail.cli.maintain", "prune"),
     "scrub": ("trail.cli.maintain", "scrub"),
@@ -130,8 +134,9 @@ def _directory_from_argv(argv: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="trail", standalone_mode=False)
-        return 0
+        # Not standalone, click returns the code of a `ctx.exit(n)` (click.exceptions.Exit) instead of raising it.
+        code = cli.main(args=args, prog_name="trail", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except TrailError as e:
         click.ClickException(str(e)).show()
         return 1

@@ -126,10 +126,12 @@ def demo(directory: str | None) -> None:
     click.echo("Try:")
     lines = [
         (f"cd {result.path}", ""),
-        ("trail log --reverse", "the session, step by step"),
+        ("trail replay", "the session as a story: prompts, answers, tools, diffs"),
+        ("trail view --open", "the same as a page in your browser"),
         (f"trail show @{edit}", "one step in full"),
-        (f"trail diff @{edit}", "the code change the agent made"),
-        (f"trail checkout @{edit - 1}", "the code just before that, in a new worktree"),
+        ("trail blame stats.py", "which step and prompt wrote each line"),
+        ("trail search ZeroDivisionError", "search every session"),
+        (f"trail rewind @{edit - 1}", "the code just before the fix, in place (trail rewind --undo)"),
         ("trail stats", "steps, tools and tokens"),
         (f"git log --stat trail/sessions/{sid}", "the same history, with plain git"),
     ]

@@ -78,13 +78,13 @@ def rewind(ctx: Context, step: str | None, undo: bool, redo: bool, dry_run: bool
     for path in result.left_alone:
         click.echo(f"left alone: {clean(path, True)}", err=True)
     if result.dry_run:
-        click.echo(f"(dry run: {len(result.changes)} files would change; nothing was)")
+        files = f"{len(result.changes)} file{'s' if len(result.changes) != 1 else ''}"
+        click.echo(f"(dry run: {files} would change; nothing was)")
         return
     handle = ctx.history.handle(result.session)
-    click.echo(
-        f"{what}: {len(result.changes)} files changed. The state before is step {handle}@{result.recorded}; "
-        "`trail rewind --undo` puts it back."
-    )
+    files = f"{len(result.changes)} file{'s' if len(result.changes) != 1 else ''} changed"
+    back = "`trail rewind --redo` goes forward again" if undo else "`trail rewind --undo` puts it back"
+    click.echo(f"{what}: {files}. The state before is step {handle}@{result.recorded}; {back}.")
 
 
 @click.command()

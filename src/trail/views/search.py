@@ -14,7 +14,8 @@ from trail.views.term import Terminal, clean, fit, width_of
 def format_hit(hit: Hit, handle: str, term: Terminal) -> str:
     when = datetime.fromisoformat(hit.time).astimezone().strftime("%Y-%m-%d %H:%M")
     address = f"{handle}@{hit.n}"
-    what = hit.kind + (f" {hit.tool}" if hit.tool else "")
+    shown_in_summary = hit.tool and hit.summary.startswith(hit.tool)  # a tool call's summary begins with its tool
+    what = hit.kind + (f" {hit.tool}" if hit.tool and not shown_in_summary else "")
     head = f"{term.style('yellow', clean(address, True))}  {when}  {clean(what, True)}"
     summary = clean(hit.summary, True)
     room = None if term.width is None else max(term.width - width_of(f"{address}  {when}  {what}  "), 10)
