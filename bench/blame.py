@@ -25,12 +25,10 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +36,7 @@ import pygit2
 
 sys.path.insert(0, os.fspath(Path(__file__).parent))
 import storegen  # noqa: E402
+from read import interleaved, line  # noqa: E402
 
 # As on a user's machine, where Python caches compiled modules (some sandboxes set PYTHONDONTWRITEBYTECODE=1).
 ENV = {k: v for k, v in storegen.GIT_ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -55,23 +54,6 @@ def run(cmd: list[str], cwd: Path) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode(errors='replace')}")
     return took
-
-
-def interleaved(runs: int, contenders: dict[str, Callable[[], float]]) -> dict[str, float]:
-    """Medians of `runs` rounds; each round runs every contender once, in a rotating order."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    names = list(contenders)
-    for _ in range(2):  # warm the page cache and Python's bytecode cache
-        for name in names:
-            contenders[name]()
-    for i in range(runs):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            times[name].append(contenders[name]())
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
-def line(label: str, value: float, unit: str = "ms") -> None:
-    print(f"  {label:<58} {value:10.1f} {unit}")
 
 
 def big_file(rng: random.Random, lines: int) -> list[str]:

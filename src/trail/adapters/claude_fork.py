@@ -8,18 +8,17 @@ The original is only read. Kept lines stay byte for byte as Claude Code wrote th
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from trail import events as ev
 from trail.adapters.claude_import import claude_projects_dir
 from trail.adapters.claude_transcript import Line, iter_lines
+from trail.adapters.fork_files import output_text, stamp
 from trail.store.steps import Step
 
 MAX_DIR_NAME = 200  # Claude Code cuts longer project folder names there and adds a hash of the path
@@ -391,7 +390,7 @@ def rebuild_transcript(
             if version:
                 line["version"] = version
             line.update(gitBranch=branch or "", type=kind, message=message, **extra)
-            line.update(uuid=line_id, timestamp=_stamp(step.time))
+            line.update(uuid=line_id, timestamp=stamp(step.time))
             lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
             parent = line_id
             last_step = step.n
@@ -424,7 +423,7 @@ def _entries(steps: Sequence[Step]) -> Iterator[tuple[Step, list[tuple[str, dict
             output = p.get("error") if failed else p.get("output")
             if output is None and not failed:
                 output, failed = _NO_RESULT, True
-            result = {"tool_use_id": tool_id, "type": "tool_result", "content": _text(output), "is_error": failed}
+            result = {"tool_use_id": tool_id, "type": "tool_result", "content": output_text(output), "is_error": failed}
             extra = {"toolUseResult": p["result"] if p.get("result") is not None else output}
             yield (
                 step,
@@ -450,23 +449,3 @@ def _assistant(answer: dict[str, Any], content: list[dict[str, Any]], stop: Any,
 
 def _message_id() -> str:
     return f"msg_trail{uuid.uuid4().hex}"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("stdout"), str):
-        return value["stdout"] + (("\n" + value["stderr"]) if value.get("stderr") else "")
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def write_transcript(path: Path, lines: Sequence[bytes]) -> None:
-    """Write a new transcript, readable by its owner only; an existing file is never overwritten."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.writelines(lines)

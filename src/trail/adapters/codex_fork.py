@@ -12,11 +12,12 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from trail import events as ev
+from trail.adapters.fork_files import output_text, stamp
 from trail.store.steps import Step
 
 ORIGINATOR = "codex_cli_rs"
@@ -55,10 +56,10 @@ def build_rollout(
     """The rollout of a new session `session_id` in `cwd` (checked out at `commit`) holding the conversation of
     `steps`: prompts become user messages, answers assistant messages, tool calls `function_call`s (or
     `custom_tool_call`s, for a tool whose input is text, as Codex's apply_patch) with their outputs."""
-    stamp = _stamp(started)
+    started_at = stamp(started)
     meta = {
         "id": session_id,
-        "timestamp": stamp,
+        "timestamp": started_at,
         "cwd": cwd,
         "originator": ORIGINATOR,
         "cli_version": cli_version or "0.0.0",
@@ -67,12 +68,12 @@ def build_rollout(
         "model_provider": "openai",
         "git": {"commit_hash": commit},
     }
-    lines = [_line(stamp, "session_meta", meta)]
+    lines = [_line(started_at, "session_meta", meta)]
     last_step = 0
     for step in steps:
         items = _items(step)
         if items:
-            when = _stamp(step.time)
+            when = stamp(step.time)
             lines += [_line(when, kind, payload) for kind, payload in items]
             last_step = step.n
     return Rollout(lines, last_step)
@@ -101,7 +102,7 @@ def _items(step: Step) -> list[tuple[str, dict[str, Any]]]:
         call_id = p.get("tool_use_id") if isinstance(p.get("tool_use_id"), str) else f"call_trail{uuid.uuid4().hex}"
         name = str(p.get("name") or "unknown")
         failed = p.get("error") not in (None, "", False)
-        output = _text(p.get("error") if failed else p.get("output"))
+        output = _output(p.get("error") if failed else p.get("output"))
         if output is None:
             output = _NO_RESULT
         tool_input = p.get("input")
@@ -120,27 +121,11 @@ def _items(step: Step) -> list[tuple[str, dict[str, Any]]]:
     return []
 
 
-def _line(stamp: str, kind: str, payload: dict[str, Any]) -> bytes:
+def _line(when: str, kind: str, payload: dict[str, Any]) -> bytes:
     # As Codex (serde_json) writes them: compact, characters beyond ASCII as they are.
-    data = {"timestamp": stamp, "type": kind, "payload": payload}
+    data = {"timestamp": when, "type": kind, "payload": payload}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("stdout"), str):
-        return value["stdout"] + (("\n" + value["stderr"]) if value.get("stderr") else "")
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def write_rollout(path: Path, lines: Sequence[bytes]) -> None:
-    """Write a new rollout, readable by its owner only; an existing file is never overwritten."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.writelines(lines)
+def _output(value: Any) -> str | None:
+    return None if value is None else output_text(value)

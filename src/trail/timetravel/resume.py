@@ -20,6 +20,7 @@ from pathlib import Path
 
 from trail import events as ev
 from trail.adapters import claude_fork, codex_fork
+from trail.adapters.fork_files import write_new_private
 from trail.api import History
 from trail.capture.keep import private_dir, write_private
 from trail.capture.writer import fork_record
@@ -126,14 +127,14 @@ def _fork(history: History, step: Step, steps: list[Step], agent: str, worktree:
             version, branch = _claude_version(steps), history.repo.head_branch()
             forked = claude_fork.rebuild_transcript(steps, new_id, start, version, branch)
         session_file = claude_fork.transcript_path(start, new_id)
-        claude_fork.write_transcript(session_file, forked.lines)
+        write_new_private(session_file, forked.lines)
         last, dropped = forked.last_step, forked.dropped_calls
     else:
         new_id = ev.new_session_id()  # Codex's ids are time-ordered UUIDs (version 7), as trail's own
         now = datetime.now(UTC)
         rollout = codex_fork.build_rollout(steps, new_id, start, step.commit, now)
         session_file = codex_fork.rollout_path(new_id, now)
-        codex_fork.write_rollout(session_file, rollout.lines)
+        write_new_private(session_file, rollout.lines)
         last = rollout.last_step
     try:
         _record_fork(history, step, agent, new_id, worktree, session_file)
