@@ -12,13 +12,13 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trail import events as ev
 from trail.adapters.claude_hooks import child_session_id
 from trail.adapters.claude_transcript import AGENT, Cursor, Line, TranscriptConverter, iter_lines, transcript_session
+from trail.adapters.formats import ImportResult
 from trail.capture.writer import StepWriter
 from trail.errors import TrailError
 from trail.events import Event
@@ -28,13 +28,50 @@ from trail.store.steps import SESSION_ID_RE
 IMPORT_TREE = "HEAD at import (a transcript holds no code state)"
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    path: Path
-    session_id: str
-    added: int
-    note: str = ""
-    packs: tuple[Path, ...] = ()
+HELP = """Record Claude Code sessions from their transcripts (JSON lines).
+
+A transcript holds no code state: the steps carry this repository's current HEAD tree, and say so in a Trail-Tree
+trailer. Importing again is safe: only lines not yet recorded are added. A subagent's transcript
+(subagents/agent-<id>.jsonl) becomes a session of its own, linked to its parent's step when the parent was imported
+first.
+"""
+TITLE = "a Claude Code transcript (JSON lines, ~/.claude/projects/<project>/<session>.jsonl)"
+LOCATION = "~/.claude/projects/ ($CLAUDE_CONFIG_DIR/projects/)"
+# Line types of Claude Code transcripts that carry no sessionId (the others do).
+_TYPES_WITHOUT_SESSION = frozenset(("summary", "file-history-snapshot", "custom-title", "agent-name"))
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """JSON lines, every complete one an object, one of them with Claude Code's `sessionId` (or only lines of the
+    kinds that have none); not a Codex rollout (`{timestamp, type, payload}`)."""
+    segments = head.split(b"\n")
+    last = segments.pop()  # after the last newline: nothing, a line being written, or one cut by the head
+    lines = [line for line in segments if line.strip()]
+    if not lines and last.strip():
+        lines = [last]  # one line and no newline
+    if not lines:
+        return False
+    seen_session = False
+    for raw in lines[:200]:
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            return False
+        if not isinstance(data, dict) or "payload" in data:
+            return False
+        if isinstance(data.get("sessionId"), str):
+            seen_session = True
+        elif data.get("type") not in _TYPES_WITHOUT_SESSION:
+            return False
+    return seen_session or all(json.loads(raw).get("type") in _TYPES_WITHOUT_SESSION for raw in lines[:200])
+
+
+def find_all(repo: TrailRepo) -> list[Path]:
+    return find_claude_transcripts(repo)
+
+
+def import_path(repo: TrailRepo, path: Path) -> ImportResult:
+    return import_claude(repo, path)
 
 
 def claude_projects_dir() -> Path:

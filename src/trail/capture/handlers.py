@@ -29,14 +29,18 @@ _PARSED_WHOLE = 4 << 20  # larger payloads: their cwd is found without parsing a
 _KEPT_RAW = 1 << 20  # bytes of an unreadable payload kept in its note
 
 
-def payload_cwd(raw: bytes) -> str | None:
-    """The folder a Claude Code payload says it comes from (its repository decides where it is recorded)."""
+def payload_cwd(raw: bytes, key: str | None = "cwd") -> str | None:
+    """The folder a hook payload says it comes from, under `key` (its repository decides where it is recorded)."""
+    if key is None:
+        return None
     if len(raw) <= _PARSED_WHOLE:
         try:
-            cwd = json.loads(raw).get("cwd")
+            cwd = json.loads(raw).get(key)
         except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
             return None
         return cwd if isinstance(cwd, str) and cwd else None
+    if key != "cwd":
+        return None
     match = re.search(_CWD_PATTERN, raw[:65536])  # Claude Code writes cwd among the first keys
     if match is None:
         return None
@@ -84,6 +88,11 @@ def run_claude(raw: bytes, process_cwd: str, snapshotter: Snapshotter | None = N
         session = re.search(_SESSION_PATTERN, raw[:65536])
         keep.log_error(repo, f"claude session={session.group(1).decode() if session else '?'}", e)
         keep.keep(repo, "claude", raw, where, f"{type(e).__name__}: {e}")
+
+
+def record_claude(repo: TrailRepo, raw: bytes, snapshotter: Snapshotter | None = None) -> None:
+    """Record a kept Claude Code payload; raises when it cannot."""
+    _claude(repo, raw, snapshotter)
 
 
 def _claude(repo: TrailRepo, raw: bytes, snapshotter: Snapshotter | None) -> None:
@@ -135,6 +144,15 @@ def autostart_watcher(repo: TrailRepo) -> None:
 
 
 # -- git ----------------------------------------------------------------------------------------------------------
+
+
+def run_git_post_commit_payload(raw: bytes, cwd: str, snapshotter: Snapshotter | None = None) -> None:
+    """`trail-hook git-post-commit` (git sends nothing on stdin: `raw` is empty)."""
+    run_git_post_commit(cwd, snapshotter)
+
+
+def record_git_post_commit(repo: TrailRepo, raw: bytes, snapshotter: Snapshotter | None = None) -> None:
+    record_user_commit(repo, snapshotter(repo) if snapshotter else None)
 
 
 def run_git_post_commit(cwd: str, snapshotter: Snapshotter | None = None) -> None:
@@ -195,15 +213,15 @@ def record_user_commit(repo: TrailRepo, snapshot_fn: Callable[[], Snapshot] | No
 
 def record(source: str, raw: bytes, cwd: str, snapshotter: Snapshotter | None = None) -> None:
     """Record a kept payload; raises when it cannot (it stays kept)."""
+    from trail.capture.sources import SOURCES, function
+
+    found = SOURCES.get(source)
+    if found is None:
+        raise ValueError(f"unknown hook source {source!r}")
     repo = find_repo(cwd)
     if repo is None:
         raise NotARepositoryError(f"{cwd} is not in a git repository any more")
-    if source == "claude":
-        _claude(repo, raw, snapshotter)
-    elif source == "git-post-commit":
-        record_user_commit(repo, snapshotter(repo) if snapshotter else None)
-    else:
-        raise ValueError(f"unknown hook source {source!r}")
+    function(found.record)(repo, raw, snapshotter)
 
 
 def finish_pending(repo: TrailRepo, budget: float, snapshotter: Snapshotter | None = None) -> list[keep.Replayed]:

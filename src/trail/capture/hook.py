@@ -15,10 +15,9 @@ import os
 import sys
 
 USAGE = """\
-usage: trail-hook claude            (a Claude Code hook payload on stdin)
-       trail-hook git-post-commit   (from a git post-commit hook)
+usage: trail-hook SOURCE   (SOURCE: an agent, its hook payload on stdin, or git-post-commit)
 
-Installed by `trail hooks install claude|git`; not meant to be run by hand.
+Installed by `trail hooks install AGENT`; not meant to be run by hand.
 """
 # Claude Code gives each hook 30 s (trail's settings say so; its default is 60): trail's work stops well before,
 # keeping what it has not finished.
@@ -32,23 +31,35 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         sys.stderr.write(USAGE)
         return 0
+    from trail.capture.sources import SOURCES
+
+    source = SOURCES.get(args[0])
+    if source is None:
+        sys.stderr.write(f"trail-hook: unknown source {args[0]!r} (known: {', '.join(SOURCES)})\n{USAGE}")
+        return 0
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # whatever is printed by accident must not reach the agent
     try:
-        if args[0] == "claude":
-            raw = _read_stdin()
-            if not forward("claude", raw, _quick_cwd(raw) or os.getcwd()):
-                _within_budget("claude", raw, os.getcwd())
-        elif args[0] == "git-post-commit":
-            if not forward("git-post-commit", b"", os.getcwd()):
-                _within_budget("git-post-commit", b"", os.getcwd())
-        else:
-            sys.stderr.write(f"trail-hook: unknown source {args[0]!r}\n{USAGE}")
+        raw = _read_stdin() if source.stdin else b""
+        if not forward(source.name, raw, _quick_cwd(raw, source.cwd_key) or os.getcwd()):
+            _within_budget(source.name, raw, os.getcwd())
     except BaseException as e:  # noqa: BLE001 - the caller must never see a failure
         _last_resort(e)
     finally:
         sys.stdout = real_stdout
+        _reply(source.reply)
     return 0
+
+
+def _reply(data: bytes) -> None:
+    """What the agent waits for on stdout, if anything: written once the work is done or kept."""
+    if not data:
+        return
+    try:  # noqa: SIM105 - contextlib is not imported on the fast path
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def forward(source: str, raw: bytes, where: str) -> bool:
@@ -68,13 +79,13 @@ def forward(source: str, raw: bytes, where: str) -> bool:
     return bool(reply and reply.get("ok"))
 
 
-def _quick_cwd(raw: bytes) -> str | None:
+def _quick_cwd(raw: bytes, key: str | None) -> str | None:
     import json
 
-    if len(raw) > 4 << 20:
+    if key is None or len(raw) > 4 << 20:
         return None  # the slow path finds it without parsing everything
     try:
-        cwd = json.loads(raw).get("cwd")
+        cwd = json.loads(raw).get(key)
     except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return None
     return cwd if isinstance(cwd, str) and cwd else None
@@ -89,8 +100,10 @@ def _within_budget(source: str, raw: bytes, process_cwd: str) -> None:
     import threading
 
     from trail.capture import handlers, keep
+    from trail.capture.sources import SOURCES, function
 
-    cwd = handlers.payload_cwd(raw) or process_cwd if source == "claude" else process_cwd
+    spec = SOURCES[source]
+    cwd = handlers.payload_cwd(raw, spec.cwd_key) or process_cwd
     repo = handlers.find_repo(cwd)
     finished = threading.Event()
 
@@ -98,10 +111,7 @@ def _within_budget(source: str, raw: bytes, process_cwd: str) -> None:
         try:
             if repo is not None and keep.count(repo, keep.PENDING):
                 handlers.finish_pending(repo, PENDING_BUDGET_SECONDS)
-            if source == "claude":
-                handlers.run_claude(raw, process_cwd)
-            else:
-                handlers.run_git_post_commit(process_cwd)
+            function(spec.run)(raw, process_cwd)
         except BaseException as e:  # noqa: BLE001
             _last_resort(e)
         finally:

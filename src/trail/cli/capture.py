@@ -11,9 +11,113 @@ from trail.cli.context import Context, pass_ctx
 from trail.errors import TrailError
 
 
-@click.group("import")
+class ImportGroup(click.Group):
+    """`trail import PATH...` finds each file's format; `trail import FORMAT PATH...|--all` names it; `trail import
+    bundle FILE` takes in a bundle. The format commands are made from trail.adapters.formats."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from trail.adapters.formats import FORMATS
+
+        return [*FORMATS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from trail.adapters.formats import FORMATS
+
+        if cmd_name in FORMATS:
+            return _format_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and not args[0].startswith("-") and args[0] not in self.list_commands(ctx):
+            return "import", import_detected, args  # paths: their format decides
+        return super().resolve_command(ctx, args)
+
+
+@click.group(
+    "import", cls=ImportGroup, no_args_is_help=True, subcommand_metavar="PATH... | FORMAT [PATH...|--all] | bundle FILE"
+)
 def import_group() -> None:
-    """Record past sessions from agents' transcripts, or take in sessions from a bundle."""
+    """Record past sessions from the files agents keep, or take in sessions from a bundle.
+
+    `trail import PATH...` recognises each file's format (Claude Code transcripts, and the other agents' files
+    listed below) and refuses, recording nothing, a file that is in none of them. `trail import FORMAT --all`
+    imports every session of this repository the agent kept. Importing again is safe: only what was not recorded
+    yet is added. An imported session holds no code state of its own: its steps carry the repository's HEAD tree
+    at import, and say so (a `Trail-Tree` trailer); rewind and bisect refuse those steps.
+
+    \b
+    Examples:
+      trail import ~/.claude/projects/-home-me-app/3f2a9b1c.jsonl
+      trail import claude --all
+      trail import bundle fix.bundle
+    """
+
+
+@click.command("import", hidden=True)
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False), required=True)
+@pass_ctx
+def import_detected(ctx: Context, paths: tuple[str, ...]) -> None:
+    from trail.adapters import formats
+
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        name = formats.detect(path)
+        if name is None:
+            raise formats.UnknownFormatError(
+                f"{path} is in no format trail reads; nothing was recorded. trail reads: {formats.known()}"
+            )
+        found.append((name, path))
+    _import(ctx, found)
+
+
+def _format_command(name: str) -> click.Command:
+    from trail.adapters import formats
+
+    adapter = formats.module(name)
+
+    @click.command(name, help=getattr(adapter, "HELP", None) or f"Record sessions from {adapter.TITLE}.")
+    @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+    @click.option(
+        "--all",
+        "everything",
+        is_flag=True,
+        help=f"Import every session of this repository found under {adapter.LOCATION}.",
+    )
+    @pass_ctx
+    def command(ctx: Context, paths: tuple[str, ...], everything: bool) -> None:
+        targets = [Path(p) for p in paths]
+        for path in targets:
+            formats.check(name, path)
+        if everything:
+            found = adapter.find_all(ctx.repo)
+            if not found:
+                raise TrailError(f"no sessions of {ctx.repo.workdir} under {adapter.LOCATION}")
+            targets += found
+        if not targets:
+            raise click.UsageError("name files to import, or use --all")
+        _import(ctx, [(name, path) for path in targets])
+
+    return command
+
+
+def _import(ctx: Context, items: list[tuple[str, Path]]) -> None:
+    """Import each file with its format's adapter, then merge the packs the imports wrote."""
+    from trail.adapters import formats
+    from trail.store.maintenance import merge_packs_async
+    from trail.views.term import clean
+
+    packs: list[Path] = []
+    try:
+        for name, path in items:
+            result = formats.module(name).import_path(ctx.repo, path)
+            packs += result.packs
+            what = f"{result.added} steps" if result.added else result.note
+            click.echo(f"{clean(result.session_id, True)}: {clean(what, True)} ({clean(str(path), True)})")
+    finally:
+        merge_packs_async(ctx.repo.commondir, ctx.repo.trail_dir, packs)
 
 
 @import_group.command("bundle")
@@ -34,43 +138,6 @@ def import_bundle_command(ctx: Context, path: str) -> None:
         f"{result.count('new')} new, {result.count('updated')} updated, {result.count('same')} unchanged, "
         f"{result.count('diverged')} diverged (kept both)"
     )
-
-
-@import_group.command("claude")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--all",
-    "everything",
-    is_flag=True,
-    help="Import every transcript of this repository found under ~/.claude/projects/ (or $CLAUDE_CONFIG_DIR).",
-)
-@pass_ctx
-def import_claude_command(ctx: Context, paths: tuple[str, ...], everything: bool) -> None:
-    """Record Claude Code sessions from their transcripts (JSONL files).
-
-    A transcript holds no code state: the steps carry this repository's current HEAD tree, and say so in a
-    Trail-Tree trailer. Importing again is safe: only lines not yet recorded are added. A subagent's transcript
-    (subagents/agent-<id>.jsonl) becomes a session of its own, linked to its parent's step when the parent was
-    imported first.
-    """
-    from trail.adapters.claude_import import claude_projects_dir, find_claude_transcripts, import_claude
-
-    targets = [Path(p) for p in paths]
-    if everything:
-        targets += find_claude_transcripts(ctx.repo)
-        if not targets:
-            raise TrailError(f"no Claude Code transcripts of {ctx.repo.workdir} under {claude_projects_dir()}")
-    if not targets:
-        raise click.UsageError("name transcripts to import, or use --all")
-    from trail.store.maintenance import merge_packs_async
-
-    packs: list[Path] = []
-    for path in targets:
-        result = import_claude(ctx.repo, path)
-        packs += result.packs
-        what = f"{result.added} steps" if result.added else result.note
-        click.echo(f"{result.session_id}: {what} ({path})")
-    merge_packs_async(ctx.repo.commondir, ctx.repo.trail_dir, packs)
 
 
 @click.command()

@@ -1,12 +1,19 @@
-"""`trail hooks`: install, remove and show the hooks through which Claude Code and git report to trail.
+"""`trail hooks`: install, remove and show the hooks through which agents and git report to trail.
 
-Parsing and output only; the work is in trail.install.agents.
+Parsing and output only; the work is in trail.install: agents.py for Claude Code and git, and a module per other
+agent, named in MORE_AGENTS, with:
+
+- `SCOPES`: the settings files it can write to, the first being the default (empty when there is one place);
+- `install(workdir, scope) -> str` and `uninstall(workdir, scope) -> str`: do it, and say what was done;
+- `status(workdir) -> list[tuple[str, str, str]]`: one row per place (scope or file, path, state);
+- `status_json(workdir) -> object`: the same as data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import click
 
@@ -14,7 +21,9 @@ from trail.cli.context import Context, echo_json, pass_ctx
 from trail.errors import NotARepositoryError
 from trail.install import agents as inst
 
-AGENTS = ("claude", "git")
+# agent -> the module of trail.install that installs its hooks (Claude Code and git: agents.py, below).
+MORE_AGENTS: dict[str, str] = {}
+AGENTS = ("claude", "git", *MORE_AGENTS)
 _SCOPE_HELP = (
     "Which Claude Code settings file: project = .claude/settings.json at the root of this working tree (default), "
     "local = .claude/settings.local.json there, user = ~/.claude/settings.json ($CLAUDE_CONFIG_DIR if set)."
@@ -33,9 +42,33 @@ def hooks() -> None:
     """
 
 
+def _more(agent: str) -> ModuleType:
+    import importlib
+
+    return importlib.import_module(MORE_AGENTS[agent])
+
+
+def _scope_for(agent: str, scope: str | None) -> str | None:
+    scopes: tuple[str, ...] = tuple(_more(agent).SCOPES)
+    if scope is None:
+        return scopes[0] if scopes else None
+    if scope not in scopes:
+        raise click.UsageError(
+            f"--scope {scope} is not one of {agent}'s ({', '.join(scopes)})" if scopes else f"{agent} takes no --scope"
+        )
+    return scope
+
+
+def _workdir(ctx: Context) -> Path | None:
+    try:
+        return ctx.repo.workdir
+    except NotARepositoryError:
+        return None
+
+
 @hooks.command()
 @click.argument("agent", type=click.Choice(AGENTS))
-@click.option("--scope", type=click.Choice(inst.SCOPES), default=None, help=_SCOPE_HELP)
+@click.option("--scope", default=None, help=_SCOPE_HELP)
 @pass_ctx
 def install(ctx: Context, agent: str, scope: str | None) -> None:
     """Install trail's hooks for AGENT (claude or git).
@@ -53,6 +86,10 @@ def install(ctx: Context, agent: str, scope: str | None) -> None:
 
     trail-hook is named by its full path unless PATH finds this same installation's trail-hook.
     """
+    if agent in MORE_AGENTS:
+        click.echo(_more(agent).install(_workdir(ctx), _scope_for(agent, scope)))
+        return
+    _claude_scope(agent, scope)
     if agent == "claude":
         change = inst.install_claude(_settings_path(ctx, scope or "project"))
         if change.action == "unchanged":
@@ -61,7 +98,6 @@ def install(ctx: Context, agent: str, scope: str | None) -> None:
             verb = "Installed" if change.action == "installed" else "Updated"
             click.echo(f"{verb} trail's Claude Code hooks in {change.path} ({change.events} events)")
         return
-    _no_scope(scope)
     workdir = ctx.repo.workdir
     git_change = inst.install_git(inst.git_hooks_dir(workdir), workdir=workdir)
     if git_change.action == "unchanged":
@@ -77,7 +113,7 @@ def install(ctx: Context, agent: str, scope: str | None) -> None:
 
 @hooks.command()
 @click.argument("agent", type=click.Choice(AGENTS))
-@click.option("--scope", type=click.Choice(inst.SCOPES), default=None, help=_SCOPE_HELP)
+@click.option("--scope", default=None, help=_SCOPE_HELP)
 @pass_ctx
 def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
     """Remove trail's hooks for AGENT (claude or git), and only those.
@@ -89,6 +125,10 @@ def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
     git: deletes trail's post-commit hook and moves post-commit.pre-trail, if there is one, back to
     post-commit, with its content and mode as they were.
     """
+    if agent in MORE_AGENTS:
+        click.echo(_more(agent).uninstall(_workdir(ctx), _scope_for(agent, scope)))
+        return
+    _claude_scope(agent, scope)
     if agent == "claude":
         change = inst.uninstall_claude(_settings_path(ctx, scope or "project"))
         messages = {
@@ -99,7 +139,6 @@ def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
         }
         click.echo(messages[change.action])
         return
-    _no_scope(scope)
     git_change = inst.uninstall_git(inst.git_hooks_dir(ctx.repo.workdir))
     messages = {
         "restored": f"Removed trail's git post-commit hook and put back yours: {git_change.hook}",
@@ -119,16 +158,13 @@ def status(ctx: Context, as_json: bool) -> None:
     trail records, for some (which are missing), or none. For git: the hooks directory, whether trail's
     post-commit hook is there, and whether it chains a hook that was there before.
     """
-    workdir: Path | None
-    try:
-        workdir = ctx.repo.workdir
-    except NotARepositoryError:
-        workdir = None
+    workdir = _workdir(ctx)
     claude = [inst.claude_status(scope, workdir) for scope in inst.SCOPES]
     git = inst.git_status(workdir)
     current = inst.hook_command()
     if as_json:
-        echo_json({"program": current, "claude": [s.to_json() for s in claude], "git": git.to_json()})
+        more = {agent: _more(agent).status_json(workdir) for agent in MORE_AGENTS}
+        echo_json({"program": current, "claude": [s.to_json() for s in claude], "git": git.to_json(), **more})
         return
     click.echo("Claude Code (settings files):")
     rows = [(s.scope, str(s.path) if s.path else "-", _claude_state(s, current)) for s in claude]
@@ -137,6 +173,13 @@ def status(ctx: Context, as_json: bool) -> None:
         click.echo(f"  {scope.ljust(widths[0])}  {path.ljust(widths[1])}  {state}")
     click.echo("git (post-commit hook):")
     click.echo(f"  {git.hooks_dir or '-'}  {_git_state(git, current)}")
+    for agent in MORE_AGENTS:
+        module = _more(agent)
+        click.echo(f"{module.TITLE}:")
+        rows = module.status(workdir)
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        for where, path, state in rows:
+            click.echo(f"  {where.ljust(widths[0])}  {path.ljust(widths[1])}  {state}")
 
 
 def _claude_state(found: inst.ClaudeStatus, current: str) -> str:
@@ -166,6 +209,8 @@ def _settings_path(ctx: Context, scope: str) -> Path:
     return inst.claude_settings_path(scope, None if scope == "user" else ctx.repo.workdir)
 
 
-def _no_scope(scope: str | None) -> None:
-    if scope is not None:
-        raise click.UsageError("--scope is for claude only: git hooks belong to one repository")
+def _claude_scope(agent: str, scope: str | None) -> None:
+    if agent == "git" and scope is not None:
+        raise click.UsageError("git takes no --scope: git hooks belong to one repository")
+    if agent == "claude" and scope is not None and scope not in inst.SCOPES:
+        raise click.UsageError(f"--scope for claude is one of {', '.join(inst.SCOPES)}")

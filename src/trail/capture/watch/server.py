@@ -156,8 +156,10 @@ class WatchServer:
                 "elapsed_ms": _ms(started),
             }
         if op == "hook":
+            from trail.capture.sources import SOURCES
+
             source = str(message.get("source"))
-            if source not in ("claude", "git-post-commit"):
+            if source not in SOURCES:
                 return {"ok": False, "error": f"unknown hook source {source!r}"}
             cwd = str(message.get("cwd") or self.repo.workdir)
             raw = base64.b64decode(str(message.get("payload") or ""))
@@ -174,20 +176,20 @@ class WatchServer:
         """Record the hook in a thread of its own; past the budget, keep the payload (pending/) and answer, while
         the thread goes on (it removes what was kept if it finishes after all). Returns where it was kept."""
         from trail.capture import handlers, keep
+        from trail.capture.sources import SOURCES, function, payload_session
 
+        spec = SOURCES[source]
+        run = function(spec.run)
         done = threading.Event()
         kept: list[Any] = []
         guard = threading.Lock()
-        session, ended = _session_of(source, raw)
+        session, ended = payload_session(spec, raw)
 
         def work() -> None:
             with self._state_lock:
                 self.in_flight += 1
             try:
-                if source == "claude":
-                    handlers.run_claude(raw, cwd, snapshotter=self._snapshotter_for)
-                else:
-                    handlers.run_git_post_commit(cwd, snapshotter=self._snapshotter_for)
+                run(raw, cwd, snapshotter=self._snapshotter_for)
             finally:
                 with guard:
                     done.set()
@@ -204,7 +206,7 @@ class WatchServer:
         with guard:
             if done.is_set():
                 return None
-            repo = handlers.find_repo(handlers.payload_cwd(raw) or cwd if source == "claude" else cwd)
+            repo = handlers.find_repo(handlers.payload_cwd(raw, spec.cwd_key) or cwd)
             path = (
                 keep.keep(repo, source, raw, cwd, "still being recorded when the hook's budget ran out")
                 if repo
@@ -288,21 +290,6 @@ class WatchServer:
         if threading.current_thread() is threading.main_thread():  # only there may signals be handled
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
             signal.signal(signal.SIGHUP, lambda *_: self.stop())
-
-
-def _session_of(source: str, raw: bytes) -> tuple[str | None, bool]:
-    """The session a hook payload is about, and whether it ends it (for knowing when the watcher is done)."""
-    if source != "claude" or len(raw) > 4 << 20:
-        return None, False
-    try:
-        payload = json.loads(raw)
-    except (ValueError, RecursionError, UnicodeDecodeError):
-        return None, False
-    if not isinstance(payload, dict) or not isinstance(payload.get("session_id"), str):
-        return None, False
-    if payload.get("agent_id"):
-        return None, False  # a subagent's hooks: its parent session decides
-    return payload["session_id"], payload.get("hook_event_name") == "SessionEnd"
 
 
 def _ms(started: float) -> float:
