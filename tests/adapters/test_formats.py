@@ -35,7 +35,8 @@ def test_a_file_in_no_known_format_is_refused_and_nothing_recorded(repo: Path, t
 
 def test_a_transcript_is_recognised_and_imported_once(repo: Path, tmp_path: Path) -> None:
     transcript = tmp_path / "t.jsonl"
-    transcript.write_text("".join(transcript_lines("transcript.jsonl", session_id="s", cwd=str(repo))))
+    whole = transcript_lines("transcript.jsonl", session_id="s", cwd=str(repo))[:-1]  # not its cut last line
+    transcript.write_text("".join(whole))
     first = trail("import", str(transcript), cwd=repo)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("s: ") and "steps" in first.stdout

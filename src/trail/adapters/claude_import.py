@@ -42,8 +42,8 @@ _TYPES_WITHOUT_SESSION = frozenset(("summary", "file-history-snapshot", "custom-
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    """JSON lines, every complete one an object, one of them with Claude Code's `sessionId` (or only lines of the
-    kinds that have none); not a Codex rollout (`{timestamp, type, payload}`)."""
+    """JSON lines, every complete one an object, most of them with Claude Code's `sessionId` or of the kinds that
+    have none (a Codex rollout's `{timestamp, type, payload}` lines have neither)."""
     segments = head.split(b"\n")
     last = segments.pop()  # after the last newline: nothing, a line being written, or one cut by the head
     lines = [line for line in segments if line.strip()]
@@ -51,19 +51,18 @@ def sniff(head: bytes, path: Path) -> bool:
         lines = [last]  # one line and no newline
     if not lines:
         return False
-    seen_session = False
+    known = 0
     for raw in lines[:200]:
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
             return False
-        if not isinstance(data, dict) or "payload" in data:
+        if not isinstance(data, dict):
             return False
-        if isinstance(data.get("sessionId"), str):
-            seen_session = True
-        elif data.get("type") not in _TYPES_WITHOUT_SESSION:
-            return False
-    return seen_session or all(json.loads(raw).get("type") in _TYPES_WITHOUT_SESSION for raw in lines[:200])
+        if isinstance(data.get("sessionId"), str) or data.get("type") in _TYPES_WITHOUT_SESSION:
+            known += 1
+    # Lines of kinds a later Claude Code adds are allowed, as the import allows them; most must be known ones.
+    return known > 0 and known * 2 >= min(len(lines), 200)
 
 
 def find_all(repo: TrailRepo) -> list[Path]:
