@@ -120,6 +120,7 @@ def test_a_whole_session_end_to_end(claude: ClaudeCode) -> None:
         ("prompt", ""),
         ("response", ""),
         ("tool_call", "Edit"),
+        ("note", ""),
         ("external_change", ""),
         ("response", "stop_hook"),
         ("note", ""),
@@ -129,7 +130,8 @@ def test_a_whole_session_end_to_end(claude: ClaudeCode) -> None:
         ("note", ""),
         ("session_end", ""),
     ]
-    start, prompt, thought, edit, external, final, notice, compact, failed, usage, truncated, end = steps
+    start, prompt, thought, edit, future, external, final, notice, compact, failed, usage, truncated, end = steps
+    assert future.event.payload["transcript_type"] == "some-future-line-type"  # an unknown line kind, kept whole
     assert start.event.payload["model"] == "claude-sonnet-4-5-20250929"
     assert prompt.event.payload["text"] == "Make greet() say hello to the world"
     assert prompt.event.payload["hook"]["prompt_id"] == "prm_01"
@@ -173,6 +175,71 @@ def test_a_whole_session_end_to_end(claude: ClaudeCode) -> None:
     assert child[2].event.payload["model"] == "claude-haiku-4-5-20251001"
     assert "Trail-Parent-Session: " + SESSION in git("log", "-1", f"{child[0].commit}", cwd=repo)
     assert not (repo / ".git" / "trail" / "errors.log").exists()
+
+
+def test_commands_context_and_late_calls_live(claude: ClaudeCode) -> None:
+    """Live, as in an import: a slash command is a `command` (once, though both the hook and the transcript have
+    it) and never the title; context lines and queued prompts are kept; a result the transcript writes before its
+    call (2.1.97) is paired with it by id, never recorded as an unknown call."""
+
+    def line(**fields: Any) -> str:
+        base = {"sessionId": SESSION, "cwd": str(claude.repo), "timestamp": "2026-11-20T10:00:00.000Z"}
+        return json.dumps({**base, **fields}) + "\n"
+
+    def append(*lines: str) -> None:
+        with open(claude.transcript, "a") as f:
+            f.writelines(lines)
+
+    claude.fire("SessionStart")
+    claude.fire("UserPromptSubmit", prompt="/compact keep the tests")
+    command = (
+        "<command-name>/compact</command-name>\n<command-message>compact</command-message>\n"
+        "<command-args>keep the tests</command-args>"
+    )
+    append(
+        line(type="user", uuid="c1", parentUuid=None, message={"role": "user", "content": command}),
+        line(type="queue-operation", operation="enqueue", content="and then run the linter"),
+        line(
+            type="attachment",
+            uuid="x1",
+            parentUuid="c1",
+            attachment={"type": "hook_additional_context", "content": "lint: 3 warnings"},
+        ),
+    )
+    claude.fire("UserPromptSubmit", prompt="Make greet() say hello to the world")
+    use = {"type": "tool_use", "id": "toolu_late", "name": "Bash", "input": {"command": "ls"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_late", "content": "greet.py"}
+    append(
+        line(type="user", uuid="r1", parentUuid="a1", message={"role": "user", "content": [result]}),
+        line(
+            type="assistant",
+            uuid="a1",
+            parentUuid="x1",
+            message={"id": "msg_L", "model": "m", "role": "assistant", "content": [use]},
+        ),
+    )
+    claude.fire("Stop", last_assistant_message="")
+    claude.fire("SessionEnd")
+
+    store = Store(TrailRepo.discover(claude.repo))
+    steps = store.steps(SESSION, full=True)
+    kinds = [(s.kind, s.summary) for s in steps]
+    assert (
+        kinds.count(("command", "/compact keep the tests")) == 1 and ("prompt", "/compact keep the tests") not in kinds
+    )
+    assert store.session(SESSION).title == "Make greet() say hello to the world"  # type: ignore[union-attr]
+    payloads = [s.event.payload for s in steps]
+    assert [p["text"] for p in payloads if p.get("transcript_type") == "queue-operation"] == [
+        "Typed while the agent was busy (queued): and then run the linter"
+    ]
+    assert [p["line"]["attachment"]["content"] for p in payloads if p.get("transcript_type") == "attachment"] == [
+        "lint: 3 warnings"
+    ]
+    (call,) = [s for s in steps if s.kind == "tool_call"]
+    assert call.event.payload["name"] == "Bash" and call.event.payload["input"] == {"command": "ls"}
+    assert call.event.payload["output"] == "greet.py"
+    answer = next(s for s in steps if s.kind == "response" and s.event.payload.get("tool_uses"))
+    assert answer.n < call.n
 
 
 def test_parallel_hooks_lose_nothing(claude: ClaudeCode) -> None:

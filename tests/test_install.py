@@ -303,7 +303,15 @@ def test_hook_command_is_bare_only_when_path_finds_this_installation(
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     assert install.hook_command() == shlex.quote(str(beside))
     if beside.exists():
+        # A virtual environment's own folder does not count: an agent started from another shell lacks it.
         monkeypatch.setenv("PATH", f"{beside.parent}{os.pathsep}/usr/bin")
+        in_venv = sys.prefix != sys.base_prefix
+        assert install.hook_command() == (shlex.quote(str(beside)) if in_venv else "trail-hook")
+        # A folder of the person's own that links to it (pipx's ~/.local/bin) does.
+        linked = tmp_path / "local-bin" / "trail-hook"
+        linked.parent.mkdir()
+        linked.symlink_to(beside)
+        monkeypatch.setenv("PATH", f"{linked.parent}{os.pathsep}/usr/bin")
         assert install.hook_command() == "trail-hook"
     other = tmp_path / "bin" / "trail-hook"
     other.parent.mkdir()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pygit2
 
@@ -28,8 +30,9 @@ class Check:
     detail: str
 
 
-def run_checks(path: str, fix: bool = False) -> list[Check]:
-    """Every check, in order; with `fix`, what can be repaired is repaired first and said so."""
+def run_checks(path: str, fix: bool = False, agents: Sequence[ModuleType] = ()) -> list[Check]:
+    """Every check, in order; with `fix`, what can be repaired is repaired first and said so. `agents`: the
+    trail.install modules of the agents other than Claude Code and git, whose hooks are checked too."""
     checks = [
         Check(OK, "python", sys.version.split()[0]),
         Check(OK, "pygit2", f"{pygit2.__version__} (libgit2 {pygit2.LIBGIT2_VERSION})"),
@@ -81,8 +84,17 @@ def run_checks(path: str, fix: bool = False) -> list[Check]:
     checks += _check_locks(repo, fix)
     checks.append(_check_permissions(repo, fix))
     checks += _check_kept(repo, fix)
+    checks += _check_hooks(repo, fix, agents)
     checks.append(_check_watcher(repo))
     return checks
+
+
+def _check_hooks(repo: TrailRepo, fix: bool, agents: Sequence[ModuleType]) -> list[Check]:
+    """Each installed hook, every agent and scope: does its command find a trail-hook where the agent runs it, and
+    does a shared settings file name one person's? (install/checks.py; --fix rewrites only what is clearly safe)"""
+    from trail.install.checks import hook_checks
+
+    return [Check(status, name, detail) for status, name, detail in hook_checks(repo.workdir, agents, fix)]
 
 
 def _check_kept(repo: TrailRepo, fix: bool) -> list[Check]:

@@ -25,7 +25,13 @@ DECISION = "decision"
 FILE_EDIT = "file_edit"
 NOTE = "note"
 SESSION_END = "session_end"
-KINDS = (SESSION_START, PROMPT, RESPONSE, TOOL_CALL, DECISION, FILE_EDIT, NOTE, SESSION_END)
+# A command the person gave the agent's program (a slash command: `name`, `args`, its `output`), not a prompt: it
+# never becomes the session's title.
+COMMAND = "command"
+# A tool's result that arrived after its call was recorded without one (steps are immutable): `completes_step` is
+# the call's step, `tool_use_id` the call's id; `output` or `error` as a tool_call has them.
+TOOL_RESULT = "tool_result"
+KINDS = (SESSION_START, PROMPT, RESPONSE, TOOL_CALL, TOOL_RESULT, COMMAND, DECISION, FILE_EDIT, NOTE, SESSION_END)
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _KNOWN_KEYS = ("schema", "kind", "time", "session", "step", "agent", "payload")
@@ -62,7 +68,8 @@ class Event:
     """One thing that happened in an agent session.
 
     `payload` holds the kind's own fields (see KINDS and README's event table); `extra` holds top-level fields
-    written by a newer schema, kept so they are written back unchanged.
+    written by a newer schema, kept so they are written back unchanged, and `attachments`, the blobs an adapter
+    wrote for the event (store/attachments.py): beside the payload, where no agent's text can put anything.
     """
 
     kind: str
@@ -129,6 +136,12 @@ class Event:
             text = f"{p.get('name') or 'tool'} {_tool_subject(p.get('input'))}".strip()
             if p.get("error") not in (None, "", False):
                 text += " (failed)"
+        elif self.kind == TOOL_RESULT:
+            text = f"{p.get('name') or 'tool'} result of step {p.get('completes_step')}"
+            if p.get("error") not in (None, "", False):
+                text += " (failed)"
+        elif self.kind == COMMAND and p.get("name"):
+            text = f"{_text(p.get('name'))} {_text(p.get('args'))}"
         elif self.kind == DECISION:
             text = _text(p.get("choice"))
         elif self.kind == SESSION_START:
@@ -171,10 +184,13 @@ def sections(event: Event, limit: int | None = None) -> list[tuple[str, str]]:
     elif event.kind == RESPONSE:
         add("", p.get("text"))
         add("Thinking", p.get("thinking"))
-    elif event.kind == TOOL_CALL:
+    elif event.kind in (TOOL_CALL, TOOL_RESULT):
         add("Input", p.get("input"))
         add("Output", p.get("output"))
         add("Error", p.get("error"))
+    elif event.kind == COMMAND:
+        add("", f"{_text(p.get('name'))} {_text(p.get('args'))}".strip() or p.get("text"))
+        add("Output", p.get("output"))
     elif event.kind == DECISION:
         add("", "Chose: " + _text(p.get("choice")))
         add("Reasoning", p.get("reasoning"))

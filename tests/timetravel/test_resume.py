@@ -266,6 +266,28 @@ def test_without_the_original_transcript_it_is_rebuilt_from_the_steps(repo: Path
     assert f"forked  from {session[:8]}@{step.n}" in log
 
 
+def test_a_call_whose_result_came_at_a_later_import_is_rebuilt_with_it(repo: Path, tmp_path: Path) -> None:
+    """A call still waiting at one import is completed by a `tool_result` step at the next: the rebuilt transcript
+    gives the call that result, not "no result"."""
+    lines = transcript_lines("transcript.jsonl", session_id="split-1", cwd=str(repo))[:10]
+    path = tmp_path / "split.jsonl"
+    path.write_text("".join(lines[:5]))
+    imported(repo, path)
+    path.write_text("".join(lines))
+    imported(repo, path)
+    path.unlink()
+    steps = transcript_steps(repo, "split-1")
+    (completed,) = [s for s in steps if s.kind == "tool_result"]
+    last = steps[-1]
+    result = ok("resume", f"split-1@{last.n}", tmp_path / "fork", cwd=repo)
+    _, new_id = command_of(result)
+    forked = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "projects" / project_dir_name(str(tmp_path / "fork"))
+    parsed = lines_of(forked / f"{new_id}.jsonl")
+    (block,) = [b for line in parsed if line["type"] == "user" for b in _blocks(line) if b.get("type") == "tool_result"]
+    assert block["tool_use_id"] == completed.event.payload["tool_use_id"]
+    assert block["content"] == completed.event.payload["output"] and block["is_error"] is False
+
+
 # -- Codex ----------------------------------------------------------------------------------------------------------
 
 
@@ -305,8 +327,15 @@ def test_codex_rollout_in_the_real_format_ends_at_the_step(repo: Path, tmp_path:
     assert all(isinstance(json.loads(call["arguments"]), dict) for call in calls)
     users = [i["content"][0]["text"] for i in items if i["type"] == "message" and i["role"] == "user"]
     assert users == [s.event.payload["text"] for s in before if s.kind == "prompt"]
-    assert "trail does not record Codex sessions yet" in result.stderr
+    assert "Codex hooks are not installed" in result.stderr and "hooks install codex" in result.stderr
     assert (repo / ".git" / "trail" / "forks" / f"{new_id}.json").exists()
+    # trail reads back what it wrote: the rollout imports, its prompts as recorded, linked to the step it came from.
+    ok("import", "codex", found[0], cwd=repo)
+    forked = transcript_steps(repo, new_id)
+    assert forked[0].event.payload["parent_session"] == session
+    assert forked[0].event.payload["parent_step"] == step.n
+    assert [s.event.payload["text"] for s in forked if s.kind == "prompt"] == users
+    assert not (repo / ".git" / "trail" / "forks" / f"{new_id}.json").exists()
 
 
 # -- the link, through the new session's own hooks -------------------------------------------------------------------

@@ -400,6 +400,12 @@ def rebuild_transcript(
 def _entries(steps: Sequence[Step]) -> Iterator[tuple[Step, list[tuple[str, dict[str, Any], dict[str, Any]]]]]:
     """For each step, the transcript lines it becomes: (type, message, other fields)."""
     answer: dict[str, Any] = {}  # the last answer: its message id, model, and the calls it announced
+    # A call still waiting for its result when it was recorded is completed by a later `tool_result` step.
+    results = {
+        s.event.payload["tool_use_id"]: s.event.payload
+        for s in steps
+        if s.kind == ev.TOOL_RESULT and isinstance(s.event.payload.get("tool_use_id"), str)
+    }
     for step in steps:
         p = step.event.payload
         if step.kind == ev.PROMPT and isinstance(p.get("text"), str) and p["text"].strip():
@@ -417,6 +423,8 @@ def _entries(steps: Sequence[Step]) -> Iterator[tuple[Step, list[tuple[str, dict
             )
             if tool_id not in answer.get("calls", ()):
                 answer = {"id": _message_id(), "model": step.model or answer.get("model"), "calls": {tool_id}}
+            if p.get("output") is None and p.get("error") in (None, "") and tool_id in results:
+                p = {**p, **{k: v for k, v in results[tool_id].items() if k in ("output", "error", "result")}}
             tool_input = p.get("input") if isinstance(p.get("input"), dict) else {"input": p.get("input")}
             use = {"type": "tool_use", "id": tool_id, "name": str(p.get("name") or "unknown"), "input": tool_input}
             failed = p.get("error") not in (None, "", False)

@@ -7,25 +7,21 @@ session happens under that session's lock, so hooks that Claude Code runs in par
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trail import events as ev
-from trail.adapters.claude_transcript import AGENT, Cursor, TranscriptConverter, read_lines
-from trail.capture.keep import private_dir, write_private
-from trail.capture.writer import StepWriter
-from trail.events import Event
+from trail.adapters.claude_transcript import AGENT, SLASH_COMMAND, Cursor, TranscriptConverter, read_lines
+from trail.adapters.hookrun import HookHandler, SessionCall, event_and_session, trusted_file
+from trail.adapters.hookrun import HookPayloadError as HookPayloadError  # what `capture.handlers` catches
+from trail.adapters.hookrun import file_size as _size
 from trail.repo import TrailRepo
 from trail.store.snapshot import Snapshot
-from trail.store.steps import SESSION_ID_RE, Step
+from trail.store.steps import Step
 
-EXTERNAL_CHANGE = "external_change"
 TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
 # Payload fields that become the step itself; everything else is kept under "hook".
 _CONSUMED = {
@@ -42,10 +38,6 @@ _CONSUMED = {
     "last_assistant_message",
     "reason",
 }
-
-
-class HookPayloadError(ValueError):
-    """The payload is not a Claude Code hook payload trail can route."""
 
 
 def child_session_id(session_id: str, agent_id: str) -> str:
@@ -68,45 +60,23 @@ def transcript_roots(repo: TrailRepo) -> list[Path]:
 
 def trusted_transcript(path: Path, repo: TrailRepo) -> bool:
     """Under one of the roots (symbolic links resolved), and a regular file if it exists yet."""
-    real = Path(os.path.realpath(path))
-    with contextlib.suppress(OSError):
-        if not stat.S_ISREG(os.stat(real).st_mode):
-            return False
-    for root in transcript_roots(repo):
-        try:
-            real.relative_to(os.path.realpath(root))
-            return True
-        except ValueError:
-            continue
-    return False
+    return trusted_file(path, transcript_roots(repo), missing_ok=True)
 
 
-class ClaudeHookHandler:
+class ClaudeHookHandler(HookHandler):
     """Handles one hook call for one repository."""
 
     def __init__(self, repo: TrailRepo, snapshotter: Callable[[], Snapshot] | None = None) -> None:
-        self.repo = repo
-        self.writer = StepWriter(repo, snapshotter)
-        self.store = self.writer.store
-        self._snapshot: Snapshot | None = None
+        super().__init__(repo, snapshotter)
         self.warned_path = False
 
     def handle(self, payload: dict[str, Any]) -> list[Step]:
-        name = payload.get("hook_event_name")
-        session_id = payload.get("session_id")
-        if not isinstance(name, str) or not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
-            raise HookPayloadError("the payload has no usable hook_event_name and session_id")
+        name, session_id = event_and_session(payload, "session_id")
         agent_id = payload.get("agent_id")
         if isinstance(agent_id, str) and agent_id and (name in TOOL_EVENTS or name.startswith("Subagent")):
             return self._subagent(name, session_id, agent_id, payload)
         with self.writer.session_lock(session_id):
             return _SessionCall(self, session_id, payload).run(name)
-
-    def snapshot(self) -> Snapshot:
-        """The working tree now; taken once per hook call, however many steps it records."""
-        if self._snapshot is None:
-            self._snapshot = self.writer.snapshot()
-        return self._snapshot
 
     def _subagent(self, name: str, parent: str, agent_id: str, payload: dict[str, Any]) -> list[Step]:
         child = child_session_id(parent, agent_id)
@@ -121,21 +91,19 @@ class ClaudeHookHandler:
             return call.run(name)
 
 
-class _SessionCall:
+class _SessionCall(SessionCall):
     """One hook call's work on one session, with that session's saved transcript cursor."""
+
+    agent = AGENT
+    source = "claude"
+    consumed = _CONSUMED
 
     def __init__(
         self, handler: ClaudeHookHandler, session_id: str, payload: dict[str, Any], parent: str | None = None
     ) -> None:
-        self.handler = handler
-        self.writer = handler.writer
-        self.session_id = session_id
-        self.payload = payload
-        self.parent = parent
-        self.state_path = handler.repo.trail_dir / "claude" / f"{session_id}.json"
-        self.state = self._load()
+        super().__init__(handler, session_id, payload, parent)
+        self.handler: ClaudeHookHandler = handler
         self.cursor = Cursor.from_json(self.state.get("cursor") or {})
-        self.steps: list[Step] = []
 
     # -- dispatch ------------------------------------------------------------------------------------------------
 
@@ -147,12 +115,12 @@ class _SessionCall:
             self._ensure_started()
             self._catch_up()
             self.cursor.last_text = None  # a new turn: Stop compares against this turn's words only
-            self._external_change()
-            self._write(ev.PROMPT, {"text": p.get("prompt")}, None)
+            self.external_change()
+            self._prompt(p.get("prompt"))
         elif name == "PreToolUse":
             self._ensure_started()
             self._catch_up()
-            self._external_change()
+            self.external_change()
         elif name in ("PostToolUse", "PostToolUseFailure"):
             self._ensure_started()
             if isinstance(p.get("tool_use_id"), str):
@@ -165,52 +133,36 @@ class _SessionCall:
             self._stop_fallback()
         elif name == "Notification":
             self._ensure_started()
-            self._write(ev.NOTE, {"text": p.get("message"), "title": p.get("title")}, None)
+            self.write(ev.NOTE, {"text": p.get("message"), "title": p.get("title")}, None)
         elif name == "PreCompact":
             self._ensure_started()
             self._catch_up()
             trigger = p.get("trigger") or "unknown"
-            self._write(ev.NOTE, {"text": f"Context compaction ({trigger})"}, None)
+            self.write(ev.NOTE, {"text": f"Context compaction ({trigger})"}, None)
         elif name == "SessionEnd":
             self._ensure_started()
             self._end_of_turn(final=True)
-            self._write(ev.SESSION_END, {"reason": p.get("reason")}, None)
+            self.write(ev.SESSION_END, {"reason": p.get("reason")}, None)
         else:
             self._ensure_started()
-            self._write(ev.NOTE, {"text": f"Claude Code hook {name}"}, None)
+            self.write(ev.NOTE, {"text": f"Claude Code hook {name}"}, None)
         self._save()
         return self.steps
 
     def start(self, source: str) -> list[Step]:
-        p = self.payload
-        repo = self.handler.repo
-        head = repo.head_commit()
-        fields: dict[str, Any] = {
-            "source": source,
-            "model": p.get("model"),
-            "head": str(head.id) if head is not None else None,
-            "branch": repo.head_branch(),  # rewinding checks it: a step's code belongs on its branch
-        }
-        if self.parent is not None:
-            parent_tip = self.handler.store.session(self.parent)
-            fields.update(
-                parent_session=self.parent,
-                parent_step=parent_tip.steps if parent_tip else None,
-                agent_id=p.get("agent_id"),
-                agent_type=p.get("agent_type"),
-            )
+        fields = self.start_fields(source, model=self.payload.get("model"))
         transcript = self._transcript_path()
         if self.parent is None and transcript is not None and "cursor" not in self.state:
             # Record from now on: what came before this hook is history (`trail import claude` takes it).
             self.cursor.offset = _size(transcript)
-        self._write(ev.SESSION_START, fields, self.handler.snapshot())
+        self.write(ev.SESSION_START, fields, self.handler.snapshot())
         self._save()
         return self.steps
 
     def subagent_stop(self) -> list[Step]:
         self._ensure_started()
         self._catch_up(final=True, prompts=True, defer_tools=False)
-        self._write(ev.SESSION_END, {"reason": "subagent finished"}, None)
+        self.write(ev.SESSION_END, {"reason": "subagent finished"}, None)
         self._save()
         return self.steps
 
@@ -219,6 +171,16 @@ class _SessionCall:
     def _ensure_started(self) -> None:
         if self.handler.store.session(self.session_id) is None:
             self.start(source="startup" if self.parent is None else "subagent")
+
+    def _prompt(self, text: Any) -> None:
+        """What the person typed: a prompt, or a slash command (`/name args`), which is not one (it never becomes
+        the session's title). The transcript writes the command too: the cursor remembers it was recorded."""
+        command = SLASH_COMMAND.match(text) if isinstance(text, str) else None
+        if command is None:
+            self.write(ev.PROMPT, {"text": text}, None)
+            return
+        self.cursor.hook_commands.append(command.group(1))
+        self.write(ev.COMMAND, {"text": text, "name": command.group(1), "args": command.group(2) or ""}, None)
 
     def _tool_call(self, failed: bool) -> None:
         p = self.payload
@@ -235,14 +197,14 @@ class _SessionCall:
             self.cursor.recorded_tools.add(tool_id)
             self.cursor.deferred.pop(tool_id, None)
             self.cursor.tool_uses.pop(tool_id, None)
-        self._write(ev.TOOL_CALL, fields, self.handler.snapshot())
+        self.write(ev.TOOL_CALL, fields, self.handler.snapshot())
 
     def _end_of_turn(self, final: bool) -> None:
         self._catch_up(final=final)
         converter = self._converter(prompts=False, defer_tools=True)
         for event in converter.deferred() + (converter.unresolved() if final else []):
-            self._append(event, None)
-        self._external_change()
+            self.append(event, None)
+        self.external_change()
 
     def _stop_fallback(self) -> None:
         # The transcript is written asynchronously: at Stop it may not hold the last answer yet. Record the
@@ -250,19 +212,11 @@ class _SessionCall:
         text = self.payload.get("last_assistant_message")
         if not isinstance(text, str) or not text.strip():
             return
-        if self.cursor.last_text is not None and self._same_text(self.cursor.last_text, text):
+        if self.cursor.last_text is not None and self.same_text(self.cursor.last_text, text):
             return
-        step = self._write(ev.RESPONSE, {"text": text, "source": "stop_hook"}, None)
+        step = self.write(ev.RESPONSE, {"text": text, "source": "stop_hook"}, None)
         self.cursor.fallback = {"text": text, "step": step.n}
         self.cursor.last_text = text
-
-    def _external_change(self) -> None:
-        """Code that changed since the last step, not by a tool call: the person's edits, or a tool with no
-        hook. Recorded as a step of its own so that the next tool call is not blamed for it."""
-        info = self.handler.store.session(self.session_id)
-        snapshot = self.handler.snapshot()
-        if info is not None and info.tip.tree != str(snapshot.tree):
-            self._write(EXTERNAL_CHANGE, {"text": "The working tree changed outside the agent's tool calls"}, snapshot)
 
     def _catch_up(self, final: bool = False, prompts: bool | None = None, defer_tools: bool | None = None) -> None:
         path = self._transcript_path()
@@ -283,20 +237,18 @@ class _SessionCall:
             defer_tools=not is_child if defer_tools is None else defer_tools,
         )
         for event in converter.feed(lines):
-            self._append(event, None)
+            self.append(event, None)
         self.cursor.offset = offset
 
     def _converter(self, prompts: bool, defer_tools: bool) -> TranscriptConverter:
         return TranscriptConverter(
-            self.session_id, self.cursor, prompts=prompts, defer_tools=defer_tools, same_text=self._same_text
+            self.session_id,
+            self.cursor,
+            prompts=prompts,
+            defer_tools=defer_tools,
+            same_text=self.same_text,
+            blob_sink=self.handler.store.write_blob,
         )
-
-    def _same_text(self, a: str, b: str) -> bool:
-        """The same words, once redacted: a saved cursor holds redacted text, a payload or a transcript does not."""
-        if a.split() == b.split():
-            return True
-        redactor = self.writer.redactor
-        return redactor is not None and redactor.redact_text(a)[0].split() == redactor.redact_text(b)[0].split()
 
     def _transcript_path(self) -> Path | None:
         """The transcript to read, if it is one trail may read: a regular file under Claude Code's projects folder
@@ -332,46 +284,10 @@ class _SessionCall:
                 agent = str(p.get("agent_id"))
                 return base.with_suffix("") / "subagents" / f"agent-{agent}.jsonl"
             return None
-        given = p.get("transcript_path")
-        if isinstance(given, str) and given:
-            self.state["transcript_path"] = given
-            return Path(given)
-        saved = self.state.get("transcript_path")
-        return Path(saved) if isinstance(saved, str) else None
-
-    def _write(self, kind: str, fields: dict[str, Any], snapshot: Snapshot | None) -> Step:
-        payload = {k: v for k, v in fields.items() if v is not None}
-        extra = {k: v for k, v in self.payload.items() if k not in _CONSUMED}
-        if extra:
-            payload["hook"] = extra
-        return self._append(Event(kind=kind, payload=payload, session_id=self.session_id, agent=AGENT), snapshot)
-
-    def _append(self, event: Event, snapshot: Snapshot | None) -> Step:
-        event.session_id = self.session_id
-        step = self.writer.write(event, snapshot)
-        self.steps.append(step)
-        return step
-
-    # -- saved state ---------------------------------------------------------------------------------------------
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_path.read_text())
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
+        saved = self.transcript()
+        return Path(saved) if saved is not None else None
 
     def _save(self) -> None:
-        """The cursor holds texts and tool results not recorded yet: it is written redacted, for its owner only."""
+        """The cursor holds texts and tool results not recorded yet: it is saved redacted."""
         self.state["cursor"] = self.cursor.to_json()
-        state = self.state
-        if self.writer.redactor is not None:
-            state, _ = self.writer.redactor.redact_value(state)
-        write_private(private_dir(self.state_path.parent) / self.state_path.name, json.dumps(state).encode())
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        self.save_state()

@@ -26,7 +26,11 @@ SNIFF_BYTES = 64 << 10
 
 # name -> module, in the order `trail import` tries them and lists them.
 FORMATS = {
+    # Before claude: a Gemini chat of one message would pass Claude Code's looser test (its first line has a sessionId).
+    "gemini": "trail.adapters.gemini_import",
     "claude": "trail.adapters.claude_import",
+    "codex": "trail.adapters.codex_import",
+    "aider": "trail.adapters.aider_import",
 }
 
 

@@ -38,6 +38,8 @@ def payload_cwd(raw: bytes, key: str | None = "cwd") -> str | None:
             cwd = json.loads(raw).get(key)
         except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
             return None
+        if isinstance(cwd, list):  # Cursor's workspace_roots: the first names the workspace
+            cwd = cwd[0] if cwd else None
         return cwd if isinstance(cwd, str) and cwd else None
     if key != "cwd":
         return None

@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # not typing's: the fast path imports nothing it does not use
+if TYPE_CHECKING:
+    from trail.capture.sources import Source
+
 USAGE = """\
 usage: trail-hook SOURCE   (SOURCE: an agent, its hook payload on stdin, or git-post-commit)
 
@@ -39,16 +43,30 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # whatever is printed by accident must not reach the agent
+    raw = b""
+    over_budget = False
     try:
-        raw = _read_stdin() if source.stdin else b""
+        raw = _read_stdin() if source.stdin else _argument_payload(args[1:])
         if not forward(source.name, raw, _quick_cwd(raw, source.cwd_key) or os.getcwd()):
-            _within_budget(source.name, raw, os.getcwd())
+            over_budget = _within_budget(source.name, raw, os.getcwd())
     except BaseException as e:  # noqa: BLE001 - the caller must never see a failure
         _last_resort(e)
     finally:
         sys.stdout = real_stdout
-        _reply(source.reply)
+        _reply(_reply_for(source, raw))
+    if over_budget:
+        sys.stderr.flush()
+        os._exit(0)  # the abandoned thread must not keep the agent waiting (its reply is written)
     return 0
+
+
+def _reply_for(source: Source, raw: bytes) -> bytes:
+    from trail.capture.sources import reply_for
+
+    try:
+        return reply_for(source, raw)
+    except Exception:  # noqa: BLE001 - a reply is owed whatever the payload
+        return source.reply
 
 
 def _reply(data: bytes) -> None:
@@ -88,14 +106,17 @@ def _quick_cwd(raw: bytes, key: str | None) -> str | None:
         cwd = json.loads(raw).get(key)
     except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return None
+    if isinstance(cwd, list):  # Cursor's workspace_roots: the first names the workspace
+        cwd = cwd[0] if cwd else None
     return cwd if isinstance(cwd, str) and cwd else None
 
 
-def _within_budget(source: str, raw: bytes, process_cwd: str) -> None:
+def _within_budget(source: str, raw: bytes, process_cwd: str) -> bool:
     """Record in this process, in a thread given BUDGET_SECONDS; past that, keep the payload and leave.
 
-    The thread is abandoned, not stopped: the process exits with it. Whatever it had written is complete (objects
-    first, the ref last, by compare-and-swap), and a ref lock it held is recognised as stale by the next writer.
+    The thread is abandoned, not stopped: the process exits with it (True: the caller replies, then exits at once).
+    Whatever it had written is complete (objects first, the ref last, by compare-and-swap), and a ref lock it held
+    is recognised as stale by the next writer.
     """
     import threading
 
@@ -120,12 +141,34 @@ def _within_budget(source: str, raw: bytes, process_cwd: str) -> None:
     thread = threading.Thread(target=work, name="trail-hook", daemon=True)
     thread.start()
     if finished.wait(BUDGET_SECONDS):
-        return
+        return False
     if repo is not None:
         kept = keep.keep(repo, source, raw, cwd, f"not recorded within the hook's {BUDGET_SECONDS:g} s budget")
         keep.log_error(repo, f"{source} hook over its budget; kept in {kept}", TimeoutError(), trace=False)
-    sys.stderr.flush()
-    os._exit(0)  # the abandoned thread must not keep the agent waiting
+    return True
+
+
+def _argument_payload(args: list[str]) -> bytes:
+    """A payload given as the last argument (Codex's legacy notify appends it to the program's arguments). The
+    arguments before it name the program that was there before trail (install chains it): it is started first, with
+    the payload, and not waited for, as Codex starts its notify program."""
+    if not args:
+        return b""
+    *chained, payload = args
+    if chained:
+        import subprocess
+
+        try:
+            subprocess.Popen(
+                [*chained, payload],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as e:
+            _last_resort(e)
+    return os.fsencode(payload)
 
 
 def _read_stdin() -> bytes:

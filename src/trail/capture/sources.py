@@ -8,12 +8,15 @@ module is on the hook's fast path: it imports nothing):
   kept for later, as `handlers.run_claude` does);
 - `record(repo, raw, snapshotter=None)`: record a kept payload again; raises when it cannot (it stays kept).
 
-`stdin`: whether the hook sends a payload on stdin. `cwd_key`: the payload's key naming the folder the agent works in
-(it decides the repository; the process's own folder otherwise). `session_key`, `agent_key` and `end_events` (with
-`event_key`) tell the watcher which session a payload is about and whether it ends it, so that it knows when the
-last session of its worktree is over; a subagent's payload (`agent_key` set) does not count. `reply` is what the
-hook prints on stdout once it is done: nothing for agents that read stdout as instructions, the JSON some agents
-require.
+`stdin`: whether the hook sends a payload on stdin (else it comes as the last argument, if any: Codex's legacy
+notify; arguments between SOURCE and it name a program to run first, the one trail's install chained). `cwd_key`:
+the payload's key naming the folder the agent works in (it decides the repository; the process's own folder
+otherwise; a list there, as Cursor's `workspace_roots`, names it first). `session_key`, `agent_key` and
+`end_events` (with `event_key`) tell the watcher which session a payload is about and whether it ends it, so that it
+knows when the last session of its worktree is over; a subagent's payload (`agent_key` set) does not count. `reply`
+is what the hook prints on stdout once it is done: nothing for agents that read stdout as instructions, the JSON some
+agents require; `replies` overrides it for some events (by `event_key`), where the agent expects an answer of their own
+(`reply_for` picks it).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Source:
         "event_key",
         "end_events",
         "reply",
+        "replies",
     )
 
     def __init__(
@@ -56,6 +60,7 @@ class Source:
         event_key: str | None = "hook_event_name",
         end_events: tuple[str, ...] = (),
         reply: bytes = b"",
+        replies: dict[str, bytes] | None = None,
     ) -> None:
         self.name = name
         self.title = title  # the agent as people call it, for messages
@@ -68,6 +73,7 @@ class Source:
         self.event_key = event_key
         self.end_events = end_events
         self.reply = reply
+        self.replies = replies or {}
 
 
 SOURCES: dict[str, Source] = {
@@ -80,6 +86,43 @@ SOURCES: dict[str, Source] = {
             record="trail.capture.handlers:record_claude",
             agent_key="agent_id",
             end_events=("SessionEnd",),
+        ),
+        Source(
+            "gemini",
+            "Gemini CLI",
+            run="trail.adapters.gemini_hooks:run",
+            record="trail.adapters.gemini_hooks:record",
+            end_events=("SessionEnd",),
+        ),
+        Source(
+            # Cursor reads JSON on stdout: `{}` changes nothing, and beforeSubmitPrompt must say the prompt may go.
+            "cursor",
+            "Cursor",
+            run="trail.adapters.cursor_hooks:run",
+            record="trail.adapters.cursor_hooks:record",
+            cwd_key="workspace_roots",
+            session_key="conversation_id",
+            end_events=("sessionEnd",),
+            reply=b"{}",
+            replies={"beforeSubmitPrompt": b'{"continue":true}'},
+        ),
+        Source(
+            "codex",
+            "Codex CLI",
+            run="trail.adapters.codex_hooks:run",
+            record="trail.adapters.codex_hooks:record",
+            agent_key="agent_id",
+            end_events=("SessionEnd",),
+        ),
+        Source(
+            # Codex's legacy notify: `trail-hook codex-notify [PROGRAM ARGS...] PAYLOAD` at each turn's end.
+            "codex-notify",
+            "Codex CLI",
+            run="trail.adapters.codex_hooks:run_notify",
+            record="trail.adapters.codex_hooks:record_notify",
+            stdin=False,
+            session_key="thread-id",
+            event_key="type",
         ),
         Source(
             "git-post-commit",
@@ -102,6 +145,27 @@ def function(spec: str) -> Callable[..., Any]:
     module, _, name = spec.partition(":")
     found: Callable[..., Any] = getattr(importlib.import_module(module), name)
     return found
+
+
+def reply_for(source: Source, raw: bytes) -> bytes:
+    """What the hook prints for this payload: its event's own reply, else the source's. A payload too large to parse
+    cheaply is searched for its event name instead (a JSON string cannot hold an unescaped quote, so text inside
+    the payload cannot pose as the key)."""
+    if not source.replies or source.event_key is None:
+        return source.reply
+    event = None
+    if len(raw) <= 4 << 20:
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            payload = None
+        event = payload.get(source.event_key) if isinstance(payload, dict) else None
+    else:
+        import re
+
+        found = re.search(rb'(?<!\\)"' + source.event_key.encode() + rb'"\s*:\s*"([A-Za-z]+)"', raw)
+        event = found.group(1).decode() if found else None
+    return source.replies.get(event, source.reply) if isinstance(event, str) else source.reply
 
 
 def payload_session(source: Source, raw: bytes) -> tuple[str | None, bool]:

@@ -63,7 +63,7 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
       snapshot.sensitiveDefaults false: only your own snapshot.sensitive patterns apply (default true)
       redact.pattern             an extra regex to redact; several with --add
       redact.enabled             false turns redaction off (default true)
-      watch.auto                 false: Claude Code sessions do not start `trail watch` (default true)
+      watch.auto                 false: agent sessions (hooks) do not start `trail watch` (default true)
       watch.idleMinutes          a watcher with no request for this long stops (default 60)
       claude.transcriptRoot      another folder transcripts may be read from (several with --add)
       sign                       true: sign each session when it ends, with your git signing key (default false)
@@ -85,7 +85,10 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
 
 @click.command()
 @click.option(
-    "--fix", is_flag=True, help="Repair what can be: record kept payloads, remove stale locks, tighten permissions."
+    "--fix",
+    is_flag=True,
+    help="Repair what can be: record kept payloads, remove stale locks, tighten permissions, rewrite hooks that run "
+    "nothing where that is safe.",
 )
 @pass_ctx
 def doctor(ctx: Context, fix: bool) -> None:
@@ -95,14 +98,25 @@ def doctor(ctx: Context, fix: bool) -> None:
     recorded, oldest first, once; lock files left by a writer that was killed are removed; trail's files are made
     readable by you alone.
 
+    The hooks of every agent (Claude Code, git, and those of `trail hooks status`) are checked in every scope: a
+    hook whose command finds no trail-hook where the agent runs it records nothing, silently (a bare `trail-hook`
+    that only a virtual environment provides, a program that was moved) and fails the check; a settings file
+    shared through git that names a trail-hook inside your virtual environment or home folder is a warning. --fix
+    writes such a hook again, with trail-hook's full path, only in a file of your own that holds all of trail's
+    entries; otherwise it says what to run.
+
     \b
     Examples:
       trail doctor
       trail doctor --fix
     """
+    import importlib
+
+    from trail.cli.hooks import MORE_AGENTS
     from trail.doctor import FAIL, run_checks
 
-    checks = run_checks(ctx.directory, fix=fix)
+    agents = [importlib.import_module(module) for module in MORE_AGENTS.values()]
+    checks = run_checks(ctx.directory, fix=fix, agents=agents)
     width = max(len(c.name) for c in checks)
     for c in checks:
         click.echo(f"[{c.status:>4}] {c.name.ljust(width)}  {c.detail}")
@@ -138,5 +152,6 @@ def demo(directory: str | None) -> None:
     width = max(len(cmd) for cmd, _ in lines[:-1])
     for cmd, what in lines:
         click.echo(f"  {cmd.ljust(width)}  {'# ' + what if what else ''}".rstrip())
-    click.echo("\nTo record your own sessions: `trail hooks install claude` in your repository (Claude Code),")
-    click.echo("`trail record -- CMD` (any agent), or trail.Recorder from Python.")
+    click.echo("\nTo record your own sessions: `trail hooks install claude|codex|gemini|cursor` in your repository,")
+    click.echo("`trail import PATH` for an agent's saved logs (aider too), `trail record -- CMD` (any agent), or")
+    click.echo("trail.Recorder from Python.")

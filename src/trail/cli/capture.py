@@ -152,7 +152,8 @@ def watch(ctx: Context, daemon: bool, stop: bool, status: bool) -> None:
     repository open; trail-hook hands it whole hook payloads and the SDK asks it for snapshots, over a socket in
     .git/trail/ readable by you alone. Without a watcher everything still works, by scanning the tree at each
     step; the recorded trees are the same either way. Runs in the foreground until Ctrl-C unless --daemon.
-    One watcher per working tree. `trail config watch.auto true` starts one with each Claude Code session.
+    One watcher per working tree; with `watch.auto` on (the default), each agent session trail's hooks record
+    starts one.
     """
     from trail.capture.watch.daemon import start_daemon, stop_daemon, watcher_status
     from trail.capture.watch.server import WatchServer

@@ -6,7 +6,9 @@ agent, named in MORE_AGENTS, with:
 - `SCOPES`: the settings files it can write to, the first being the default (empty when there is one place);
 - `install(workdir, scope) -> str` and `uninstall(workdir, scope) -> str`: do it, and say what was done;
 - `status(workdir) -> list[tuple[str, str, str]]`: one row per place (scope or file, path, state);
-- `status_json(workdir) -> object`: the same as data.
+- `status_json(workdir) -> object`: the same as data;
+- `installations(workdir) -> list[trail.install.checks.Installation]`: the same for `trail doctor`, which checks
+  that each installed hook's command finds a trail-hook where the agent runs it.
 """
 
 from __future__ import annotations
@@ -22,11 +24,20 @@ from trail.errors import NotARepositoryError
 from trail.install import agents as inst
 
 # agent -> the module of trail.install that installs its hooks (Claude Code and git: agents.py, below).
-MORE_AGENTS: dict[str, str] = {}
+MORE_AGENTS: dict[str, str] = {
+    "gemini": "trail.install.gemini",
+    "cursor": "trail.install.cursor",
+    "codex": "trail.install.codex",
+}
 AGENTS = ("claude", "git", *MORE_AGENTS)
 _SCOPE_HELP = (
-    "Which Claude Code settings file: project = .claude/settings.json at the root of this working tree (default), "
-    "local = .claude/settings.local.json there, user = ~/.claude/settings.json ($CLAUDE_CONFIG_DIR if set)."
+    "Which settings file (the first is the default). claude: project = .claude/settings.json at the root of this "
+    "working tree, local = .claude/settings.local.json there, user = ~/.claude/settings.json ($CLAUDE_CONFIG_DIR). "
+    "gemini: project = .gemini/settings.json, user = ~/.gemini/settings.json ($GEMINI_CLI_HOME/.gemini). "
+    "cursor: project = .cursor/hooks.json, user = ~/.cursor/hooks.json. codex: auto = the project's hooks, or "
+    "notify when the installed Codex predates hooks (0.114), project = .codex/hooks.json, user = "
+    "$CODEX_HOME/hooks.json (~/.codex), notify = the notify program in $CODEX_HOME/config.toml. git takes none. "
+    "A project file is usually committed: it should name a trail-hook that everyone has (trail doctor checks)."
 )
 
 
@@ -36,9 +47,15 @@ def hooks() -> None:
 
     \b
       trail hooks install claude   Claude Code runs `trail-hook claude` on each of its events
+      trail hooks install gemini   Gemini CLI runs `trail-hook gemini` (.gemini/settings.json)
+      trail hooks install cursor   Cursor's agent runs `trail-hook cursor` (.cursor/hooks.json)
+      trail hooks install codex    Codex CLI runs `trail-hook codex` (.codex/hooks.json, or notify)
       trail hooks install git      git runs `trail-hook git-post-commit` after each commit
-      trail hooks status           what is installed where
+      trail hooks status           what is installed where, for every agent
       trail hooks uninstall AGENT  remove them, leaving the files as they were before
+
+    trail-hook always exits 0 and answers only what an agent requires, so a hook never changes what the agent
+    does; `trail doctor` checks that every installed hook finds trail-hook where its agent runs it.
     """
 
 
@@ -71,32 +88,54 @@ def _workdir(ctx: Context) -> Path | None:
 @click.option("--scope", default=None, help=_SCOPE_HELP)
 @pass_ctx
 def install(ctx: Context, agent: str, scope: str | None) -> None:
-    """Install trail's hooks for AGENT (claude or git).
+    """Install trail's hooks for AGENT (claude, gemini, cursor, codex or git).
 
     claude: adds a command hook running `trail-hook claude` (timeout 30 s) for each event trail records
     (SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, PostToolUseFailure, Notification, Stop,
     SubagentStart, SubagentStop, PreCompact, SessionEnd) to the settings file chosen by --scope. Other hooks
     and settings stay as they are, and installing again changes nothing. The file as it was is saved under
     $XDG_STATE_HOME/trail/backups/ (~/.local/state/trail/backups/), so that uninstall can put it back byte for
-    byte.
+    byte. The same holds for every agent's file below.
+
+    gemini: a command hook `trail-hook gemini` (named "trail", timeout 30000 ms: Gemini CLI counts in
+    milliseconds) for SessionStart, BeforeAgent, BeforeTool, AfterTool, AfterAgent, Notification, PreCompress and
+    SessionEnd; the model, tokens and thoughts of each turn come from the chat file Gemini CLI keeps. Gemini CLI
+    runs a project's hooks only in a folder you trust, and none while its settings turn hooks off (it says so).
+
+    cursor: `trail-hook cursor` for sessionStart, beforeSubmitPrompt, afterAgentThought, afterAgentResponse,
+    afterFileEdit, afterShellExecution, afterMCPExecution, preCompact, stop and sessionEnd, after your own hooks
+    of each event. Cursor reads JSON back: trail answers {} and, to beforeSubmitPrompt, {"continue": true}. No
+    permission hook (beforeShellExecution, beforeMCPExecution, beforeReadFile) is installed: its answer would
+    allow or refuse the agent's actions.
+
+    codex: Codex CLI's hooks.json (0.114 and later; trust them in Codex's /hooks), or, with --scope notify or
+    an older Codex, its notify program, chaining one that is there.
 
     git: writes a post-commit hook running `trail-hook git-post-commit` in the directory git takes hooks from
     (core.hooksPath if set, else .git/hooks). A post-commit hook already there (yours, husky's, lefthook's,
     pre-commit's) is moved to post-commit.pre-trail and runs first; trail never makes a commit fail.
 
-    trail-hook is named by its full path unless PATH finds this same installation's trail-hook.
+    trail-hook is named by its full path unless PATH finds this same installation's trail-hook without the
+    virtual environment trail runs in (an agent started from another shell has none). A project file that names
+    a path inside your virtual environment or home is flagged: for whoever else gets it, the hook runs nothing.
     """
     if agent in MORE_AGENTS:
         click.echo(_more(agent).install(_workdir(ctx), _scope_for(agent, scope)))
         return
     _claude_scope(agent, scope)
     if agent == "claude":
-        change = inst.install_claude(_settings_path(ctx, scope or "project"))
+        from trail.install.checks import install_notes
+
+        chosen = scope or "project"
+        change = inst.install_claude(_settings_path(ctx, chosen))
         if change.action == "unchanged":
             click.echo(f"trail's Claude Code hooks are already installed in {change.path} ({change.events} events)")
         else:
             verb = "Installed" if change.action == "installed" else "Updated"
             click.echo(f"{verb} trail's Claude Code hooks in {change.path} ({change.events} events)")
+        reinstall = f"trail hooks install claude --scope {chosen}"
+        for note in install_notes(change.path, _workdir(ctx), chosen == "project", inst.hook_command(), reinstall):
+            click.echo(note, err=True)
         return
     workdir = ctx.repo.workdir
     git_change = inst.install_git(inst.git_hooks_dir(workdir), workdir=workdir)
@@ -116,11 +155,11 @@ def install(ctx: Context, agent: str, scope: str | None) -> None:
 @click.option("--scope", default=None, help=_SCOPE_HELP)
 @pass_ctx
 def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
-    """Remove trail's hooks for AGENT (claude or git), and only those.
+    """Remove trail's hooks for AGENT (claude, gemini, cursor, codex or git), and only those.
 
-    claude: takes trail's entries out of the settings file chosen by --scope. If nothing else in it changed
-    since install, the file is put back exactly as it was (or deleted, if install created it); otherwise the
-    rest is kept as it is now.
+    claude, gemini, cursor, codex: takes trail's entries out of the file chosen by --scope. If nothing else in
+    it changed since install, the file is put back exactly as it was (or deleted, if install created it);
+    otherwise the rest is kept as it is now.
 
     git: deletes trail's post-commit hook and moves post-commit.pre-trail, if there is one, back to
     post-commit, with its content and mode as they were.
@@ -152,11 +191,14 @@ def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
-    """Show where trail's hooks are installed.
+    """Show where trail's hooks are installed, for every agent.
 
-    For each Claude Code settings file (project, local, user): whether it has trail's hooks for all the events
-    trail records, for some (which are missing), or none. For git: the hooks directory, whether trail's
-    post-commit hook is there, and whether it chains a hook that was there before.
+    For each settings file of each agent (Claude Code: project, local, user; Gemini CLI and Cursor: project,
+    user; Codex CLI: project, user, notify): whether it has trail's hooks for all the events trail records, for
+    some (which are missing), or none, and whether they run another installation's trail-hook. For git: the
+    hooks directory, whether trail's post-commit hook is there, and whether it chains a hook that was there
+    before. With --json, the same as data, one key per agent. `trail doctor` goes further: it checks that each
+    installed hook finds a trail-hook where its agent runs it.
     """
     workdir = _workdir(ctx)
     claude = [inst.claude_status(scope, workdir) for scope in inst.SCOPES]

@@ -152,11 +152,15 @@ def _hooks_note(agent: str, worktree: os.PathLike[str], address: str) -> None:
     from pathlib import Path
 
     if agent == "codex":
-        click.echo(
-            "note: trail does not record Codex sessions yet; the fork is linked to "
-            f"{address} once it does (the record waits in .git/trail/forks/)",
-            err=True,
-        )
+        from trail.install import codex
+
+        if not any(found.installed for found in codex.installations(Path(worktree))):
+            click.echo(
+                "note: trail's Codex hooks are not installed, so the continuation will not be recorded as it goes: "
+                f"run `trail -C {worktree} hooks install codex` first, or `trail import codex --all` afterwards; "
+                f"either way it is linked to {address} (the record waits in .git/trail/forks/)",
+                err=True,
+            )
         return
     from trail.install.agents import claude_status
 

@@ -5,18 +5,9 @@ Both installers merge with what is there, change nothing when run twice, and und
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
-import re
-import secrets
 import shlex
-import shutil
-import stat
 import subprocess
-import sys
-from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,6 +15,10 @@ from typing import Any
 
 from trail.errors import TrailError
 from trail.gitcli import clean_env, run_git
+from trail.install import jsonhooks
+from trail.install.checks import Installation, hook_file
+from trail.install.files import write_atomic
+from trail.install.jsonhooks import PLACEHOLDER
 
 SCOPES = ("project", "local", "user")
 CLAUDE_EVENTS = (
@@ -39,24 +34,17 @@ CLAUDE_EVENTS = (
     "PreCompact",
     "SessionEnd",
 )
-PLACEHOLDER = "{trail_hook}"
 GIT_MARKER = "# installed by trail (trail hooks install git)"
 GIT_HOOK = "post-commit"
 GIT_CHAINED = "post-commit.pre-trail"
 
-# An older install may name trail-hook by another path, quoted or not: all of them are ours.
-_OUR_CLAUDE_COMMAND = re.compile(r"trail-hook['\"]?(?=\s+claude(?:\s|$))")
-
 
 def hook_command() -> str:
-    """How a hook names the trail-hook script: bare if PATH finds this installation's own, else its full path."""
-    beside = Path(sys.executable).parent / "trail-hook"
-    found = shutil.which("trail-hook")
-    if found is not None:
-        with suppress(OSError):
-            if os.path.samefile(found, beside):
-                return "trail-hook"
-    return shlex.quote(str(beside))
+    """How a hook names the trail-hook script: bare if PATH finds this installation's own even without the virtual
+    environment trail runs in (an agent started from another shell has none on its PATH), else its full path."""
+    from trail.install.resolve import bare_finds_this_hook, this_hook
+
+    return "trail-hook" if bare_finds_this_hook() else shlex.quote(str(this_hook()))
 
 
 def _template(name: str) -> str:
@@ -66,48 +54,11 @@ def _template(name: str) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Claude Code
 
-
-@dataclass(frozen=True)
-class ClaudeChange:
-    """What install or uninstall did to one settings file.
-
-    action: installed | updated | unchanged (install); restored | deleted | removed | absent (uninstall).
-    """
-
-    path: Path
-    action: str
-    events: int
-
-
-@dataclass(frozen=True)
-class ClaudeStatus:
-    scope: str
-    path: Path | None
-    installed: tuple[str, ...] = ()
-    programs: tuple[str, ...] = ()  # how trail's entries name trail-hook (one, unless edited by hand)
-    error: str | None = None
-
-    @property
-    def missing(self) -> tuple[str, ...]:
-        return tuple(event for event in CLAUDE_EVENTS if event not in self.installed)
-
-    @property
-    def state(self) -> str:
-        """all | some | none"""
-        if not self.installed:
-            return "none"
-        return "some" if self.missing else "all"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scope": self.scope,
-            "path": None if self.path is None else str(self.path),
-            "state": self.state,
-            "installed": list(self.installed),
-            "missing": list(self.missing),
-            "programs": list(self.programs),
-            "error": self.error,
-        }
+CLAUDE = jsonhooks.HookFile(
+    "claude", "Claude Code", grouped=True, template_name="claude-code.json", backup_kind="claude-settings"
+)
+ClaudeChange = jsonhooks.Change  # what install or uninstall did to one settings file
+ClaudeStatus = Installation  # trail's entries in one settings file
 
 
 def claude_settings_path(scope: str, workdir: Path | None) -> Path:
@@ -124,258 +75,22 @@ def claude_settings_path(scope: str, workdir: Path | None) -> Path:
     return workdir.absolute() / ".claude" / name
 
 
-def claude_hooks_template(command: str) -> dict[str, list[Any]]:
-    """trail's entries for the `hooks` object of a settings file, each running `COMMAND claude`."""
-    hooks = json.loads(_template("claude-code.json"))["hooks"]
-    for groups in hooks.values():
-        for group in groups:
-            for hook in group["hooks"]:
-                hook["command"] = hook["command"].replace(PLACEHOLDER, command)
-    return dict(hooks)
-
-
 def install_claude(path: Path, command: str | None = None) -> ClaudeChange:
     """Add trail's hooks to the Claude Code settings file at `path`, keeping everything else in it."""
-    template = claude_hooks_template(command or hook_command())
-    raw, data = _read_settings(path)
-    merged = _with_ours(data, template, path)
-    if raw is not None and merged == data:
-        return ClaudeChange(path, "unchanged", len(template))
-    _, found = _without_ours(data)
-    created_dir = not path.parent.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A file that already holds our entries is not what the user had: keep the backup of the first install.
-    if not found:
-        _save_backup(path, raw, created_dir)
-    _write_atomic(path, _dump(merged))
-    return ClaudeChange(path, "updated" if found else "installed", len(template))
+    return jsonhooks.install(CLAUDE, path, CLAUDE.template(command or hook_command()))
 
 
 def uninstall_claude(path: Path) -> ClaudeChange:
     """Remove trail's hooks from the settings file at `path`, putting back the very file install found."""
-    raw, data = _read_settings(path)
-    backup = _load_backup(path)
-    cleaned, found = _without_ours(data)
-    if raw is None or not found:
-        _drop_backup(path)
-        return ClaudeChange(path, "absent", 0)
-    if backup is not None and _same_as_backup(cleaned, backup):
-        if backup.content is None:
-            path.unlink()
-            if backup.created_dir:
-                with suppress(OSError):  # not empty: someone else's files are there now
-                    path.parent.rmdir()
-            action = "deleted"
-        else:
-            _write_atomic(path, backup.content)
-            action = "restored"
-    else:
-        _write_atomic(path, _dump(cleaned))
-        action = "removed"
-    _drop_backup(path)
-    return ClaudeChange(path, action, len(found))
+    return jsonhooks.uninstall(CLAUDE, path, CLAUDE.template("trail-hook"))
 
 
 def claude_status(scope: str, workdir: Path | None) -> ClaudeStatus:
-    if workdir is None and scope != "user":
-        return ClaudeStatus(scope, None, error="not in a git working tree")
-    path = claude_settings_path(scope, workdir)
-    try:
-        _, data = _read_settings(path)
-    except TrailError as e:
-        return ClaudeStatus(scope, path, error=str(e))
-    installed: list[str] = []
-    programs: list[str] = []
-    hooks = data.get("hooks")
-    for event in CLAUDE_EVENTS:
-        groups = hooks.get(event) if isinstance(hooks, dict) else None
-        ours = [program for hook in _hooks_in(groups) if (program := _our_program(hook))]
-        if ours:
-            installed.append(event)
-        programs.extend(program for program in ours if program not in programs)
-    return ClaudeStatus(scope, path, tuple(installed), tuple(programs))
+    return hook_file(CLAUDE, CLAUDE_EVENTS, scope, claude_settings_path, workdir, _install_scope)
 
 
-def _our_program(hook: Any) -> str | None:
-    """How a hook entry of ours names trail-hook; None for anyone else's entry."""
-    command = hook.get("command") if isinstance(hook, dict) else None
-    found = _OUR_CLAUDE_COMMAND.search(command) if isinstance(command, str) else None
-    return command[: found.end()] if found and isinstance(command, str) else None
-
-
-def _is_ours(hook: Any) -> bool:
-    return _our_program(hook) is not None
-
-
-def _hooks_in(groups: Any) -> list[Any]:
-    if not isinstance(groups, list):
-        return []
-    return [hook for group in groups if isinstance(group, dict) for hook in _list(group.get("hooks"))]
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _strip_groups(groups: list[Any]) -> tuple[list[Any], int | None]:
-    """The matcher groups without our entries, and where the first group that held ours was (None: no ours).
-
-    A group left empty by the removal goes; one the user left empty stays.
-    """
-    kept_groups: list[Any] = []
-    at: int | None = None
-    for group in groups:
-        entries = group.get("hooks") if isinstance(group, dict) else None
-        if not isinstance(entries, list):
-            kept_groups.append(group)
-            continue
-        kept = [hook for hook in entries if not _is_ours(hook)]
-        if len(kept) == len(entries):
-            kept_groups.append(group)
-            continue
-        if at is None:
-            at = len(kept_groups)
-        if kept:
-            kept_groups.append({**group, "hooks": kept})
-    return kept_groups, at
-
-
-def _without_ours(settings: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The settings without trail's entries, and the events that had some."""
-    hooks = settings.get("hooks")
-    if not isinstance(hooks, dict):
-        return settings, []
-    found: list[str] = []
-    new_hooks: dict[str, Any] = {}
-    for event, groups in hooks.items():
-        if not isinstance(groups, list):
-            new_hooks[event] = groups
-            continue
-        kept, at = _strip_groups(groups)
-        if at is not None:
-            found.append(event)
-            if not kept:
-                continue
-        new_hooks[event] = kept
-    result = dict(settings)
-    if new_hooks or not found:
-        result["hooks"] = new_hooks
-    else:
-        del result["hooks"]
-    return result, found
-
-
-def _with_ours(settings: dict[str, Any], template: dict[str, list[Any]], path: Path) -> dict[str, Any]:
-    """The settings with trail's entries, each where an older one of ours was, else after the user's own."""
-    hooks = settings.get("hooks", {})
-    if not isinstance(hooks, dict):
-        raise TrailError(f'{path}: "hooks" is not a JSON object; fix it by hand, then run the command again')
-    new_hooks: dict[str, Any] = {}
-    for event, groups in hooks.items():
-        if not isinstance(groups, list):
-            if event in template:
-                raise TrailError(
-                    f'{path}: "hooks.{event}" is not a JSON array; fix it by hand, then run the command again'
-                )
-            new_hooks[event] = groups
-            continue
-        kept, at = _strip_groups(groups)
-        if event in template:
-            at = len(kept) if at is None else at
-            new_hooks[event] = [*kept[:at], *template[event], *kept[at:]]
-        elif at is None or kept:
-            new_hooks[event] = kept
-    for event, ours in template.items():
-        new_hooks.setdefault(event, ours)
-    return {**settings, "hooks": new_hooks}
-
-
-def _read_settings(path: Path) -> tuple[bytes | None, dict[str, Any]]:
-    """The file's bytes (None: there is no file) and its JSON object; anything else is refused, untouched."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, {}
-    except OSError as e:
-        raise TrailError(f"cannot read {path}: {e.strerror}") from None
-    if not raw.strip():
-        return raw, {}
-    try:
-        data = json.loads(raw)
-    except ValueError as e:
-        raise TrailError(
-            f"{path} is not valid JSON ({e}); trail left it unchanged. Fix it by hand, then run the command again."
-        ) from None
-    if not isinstance(data, dict):
-        raise TrailError(
-            f"{path} does not hold a JSON object; trail left it unchanged. Fix it by hand, then run the command again."
-        )
-    return raw, data
-
-
-def _dump(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-# The settings file as it was before install, kept outside the repository so that uninstall can restore it.
-
-
-@dataclass(frozen=True)
-class _Backup:
-    content: bytes | None  # None: there was no file
-    data: dict[str, Any]  # what the file held, as install read it
-    created_dir: bool
-
-
-def _backup_path(settings: Path) -> Path:
-    state = os.environ.get("XDG_STATE_HOME", "")
-    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
-    key = hashlib.sha256(os.fsencode(settings.absolute())).hexdigest()
-    return base / "trail" / "backups" / f"claude-settings-{key}.json"
-
-
-def _save_backup(settings: Path, content: bytes | None, created_dir: bool) -> None:
-    record = {
-        "path": str(settings.absolute()),
-        "existed": content is not None,
-        "created_dir": created_dir,
-        "content": None if content is None else base64.b64encode(content).decode("ascii"),
-    }
-    target = _backup_path(settings)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Settings may carry tokens in "env": the copy is readable by its owner alone.
-    _write_atomic(target, (json.dumps(record, indent=2) + "\n").encode("utf-8"), new_mode=0o600)
-
-
-def _load_backup(settings: Path) -> _Backup | None:
-    try:
-        record = json.loads(_backup_path(settings).read_bytes())
-        content = None if record["content"] is None else base64.b64decode(record["content"])
-        data = json.loads(content) if content is not None and content.strip() else {}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # unreadable: uninstall then cleans the file as it finds it
-    return _Backup(content, data, bool(record["created_dir"])) if isinstance(data, dict) else None
-
-
-def _drop_backup(settings: Path) -> None:
-    with suppress(FileNotFoundError):
-        _backup_path(settings).unlink()
-
-
-def _same_as_backup(cleaned: dict[str, Any], backup: _Backup) -> bool:
-    """Whether the user changed nothing but trail's entries since install.
-
-    Comparing with what removal does to an install over the backup also matches a file whose empty `hooks` or
-    event lists the removal dropped.
-    """
-    before = backup.data
-    if cleaned == before:
-        return True
-    template = claude_hooks_template("trail-hook")
-    try:
-        return cleaned == _without_ours(_with_ours(before, template, Path()))[0]
-    except TrailError:
-        return False
+def _install_scope(workdir: Path | None, scope: str) -> ClaudeChange:
+    return install_claude(claude_settings_path(scope, workdir))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -434,7 +149,7 @@ def install_git(hooks_dir: Path, command: str | None = None, workdir: Path | Non
     if current is not None and _is_our_script(current):
         if current == script:
             return GitChange(hooks_dir, "unchanged", previous is not None)
-        _write_atomic(hook, script, new_mode=0o777)
+        write_atomic(hook, script, new_mode=0o777)
         return GitChange(hooks_dir, "updated", previous is not None)
     # post-commit.pre-trail must be ours to replace: our own script, or a copy of the hook we are about to move
     # (a hook manager rewrote post-commit after an install, with the same content).
@@ -454,7 +169,7 @@ def install_git(hooks_dir: Path, command: str | None = None, workdir: Path | Non
         os.replace(hook, chained)  # a rename keeps the hook's bytes and mode for uninstall to put back
     elif previous is not None:
         chained.unlink()
-    _write_atomic(hook, script, new_mode=0o777)
+    write_atomic(hook, script, new_mode=0o777)
     notes = _git_notes(hooks_dir, workdir)
     return GitChange(hooks_dir, "installed", current is not None, notes)
 
@@ -537,32 +252,3 @@ def _git_notes(hooks_dir: Path, workdir: Path | None) -> list[str]:
                 "commit it, it names programs on this machine"
             )
     return notes
-
-
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, data: bytes, new_mode: int = 0o666) -> None:
-    """Replace `path`'s content at once, keeping its mode; a new file gets `new_mode` less the umask.
-
-    A symlink stays a link: its target is written (dotfile managers link ~/.claude/settings.json).
-    """
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    tmp = target.with_name(f".{target.name}.trail-{os.getpid()}-{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, new_mode if mode is None else 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
-        raise

@@ -28,7 +28,7 @@ def export_bundle(store: Store, session_ids: list[str], path: Path, full: bool =
             first = store.step_at(sid, 1)
             bases.update(first.parents[:1])
             for step in store.walk(sid):
-                bases.update(p for p in step.parents[1:] if store.read_step(p) is None)  # the person's commits
+                bases.update(step.recorded_commits)  # the person's commits: in the repository, not the bundle
         args += [f"^{base}" for base in sorted(bases) if _exists(store, base)]
     if path.exists():
         raise TrailError(f"{path} exists already; name a new file")

@@ -53,6 +53,7 @@ class SessionBatch:
     ) -> Step:
         """Queue `event` as the next step; returns it (readable once the batch is flushed)."""
         store = self.bulk.store
+        side: list[tuple[ObjectType, bytes]] = []
         raw, step = store.next_commit(
             event,
             self.previous,
@@ -62,7 +63,11 @@ class SessionBatch:
             extra_parents,
             tree_source,
             self.base,
+            side,
+            self.bulk.has_blob,
         )
+        for kind, data in side:
+            self.bulk.pack.add(kind, data)
         step.commit = self.bulk.pack.add(ObjectType.COMMIT, raw)
         self.previous = step
         self.written.append(step.commit)
@@ -80,6 +85,16 @@ class BulkWriter:
         self.pack = PackWriter(store.repo.commondir / "objects")
         self.batches: dict[str, SessionBatch] = {}
         self.packs: list[Path] = []  # the packs written so far
+        self.blobs: set[str] = set()  # attachment blobs queued by write_blob
+
+    def write_blob(self, data: bytes) -> str:
+        """Queue `data` as a blob (an attachment) in the pack its steps go into; returns its id."""
+        blob = self.pack.add(ObjectType.BLOB, data)
+        self.blobs.add(blob)
+        return blob
+
+    def has_blob(self, blob: str) -> bool:
+        return blob in self.blobs or self.store.git.odb.exists(blob)
 
     def session(self, session_id: str) -> SessionBatch:
         batch = self.batches.get(session_id)

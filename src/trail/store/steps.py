@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -22,6 +22,7 @@ from trail import events as ev
 from trail.errors import StepNotFoundError, TrailError
 from trail.events import Event
 from trail.repo import TrailRepo
+from trail.store import attachments, pack
 from trail.store import format as fmt
 from trail.store.format import MalformedStep, OmittedFile, ParsedCommit
 from trail.store.locking import file_lock
@@ -170,6 +171,26 @@ class Step:
             for o in self.record.get("omitted") or ()
             if isinstance(o, dict)
         )
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        """The binary attachments the step carries ({"blob", "media_type", "size"}); `Store.attachment` reads one."""
+        items = self.record["event"].get(attachments.FIELD)
+        return [dict(i) for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+    @property
+    def attachments_commit(self) -> str | None:
+        """The parent that keeps the step's attachments reachable (store/attachments.py): not a commit of yours, not
+        a step; None when the step has no attachments."""
+        found = self.record.get("attachments_commit")
+        return found if isinstance(found, str) else None
+
+    @property
+    def recorded_commits(self) -> tuple[str, ...]:
+        """The commits of yours the step records (a `user_commit`'s, an agent's own commit): its parents after the
+        first, but for its attachments commit."""
+        side = self.attachments_commit
+        return tuple(p for p in self.parents[1:] if p != side)
 
     @property
     def redacted(self) -> dict[str, int]:
@@ -531,9 +552,15 @@ class Store:
         extra_parents: tuple[pygit2.Oid | str, ...] = (),
         tree_source: str | None = None,
         base: str | None = None,
+        side_objects: list[tuple[ObjectType, bytes]] | None = None,
+        blob_exists: Callable[[str], bool] | None = None,
     ) -> tuple[bytes, Step]:
         """The raw commit of `event` as the step after `previous` (or the first step, on top of `base`), and the
-        step it holds (its commit id filled in by the caller once written). Nothing is written."""
+        step it holds (its commit id filled in by the caller once written). Nothing is written.
+
+        An event with attachments (store/attachments.py) needs `side_objects`: the objects that keep its blobs
+        reachable are added to it, for the caller to write before the step's commit. `blob_exists` says whether
+        a blob is already written (default: in the object database)."""
         session_id = check_session_id(event.session_id or "")
         if previous is not None:
             parents = [previous.commit]
@@ -544,17 +571,33 @@ class Store:
             n = 1
             session = {"started": event.time.isoformat(), "agent": event.agent}
         parents += [str(p) for p in extra_parents if str(p) not in parents]
+        attached = attachments.declared(event)
+        side_commit = None
+        if attached:
+            if side_objects is None:
+                raise TrailError("this step has attachments, and its writer has no way to write them")
+            objects = attachments.side_commit(
+                attached, session_id, n, event.time, self.identity, blob_exists or self.git.odb.exists
+            )
+            side_objects += objects
+            side_commit = pack.object_id(*objects[-1]).hex()
+            parents.append(side_commit)
         if tree is None:
             tree = previous.tree if previous is not None else self._base_tree(parents)
         session.setdefault("worktree", self.worktree)
         if event.model:
             session["model"] = event.model  # the author of later steps without a model of their own
-        if not session.get("title") and event.kind == ev.PROMPT:
+        title = event.payload.get("session_title")
+        if isinstance(title, str) and title.strip():
+            session["title"] = ev.one_line(title)  # the name the agent or the person gave the session
+        elif not session.get("title") and event.kind == ev.PROMPT:
             session["title"] = event.summary()
         if event.kind == ev.SESSION_END:
             session["ended"] = True
         elif event.kind == ev.SESSION_START:
             session.pop("ended", None)
+        if event.kind == ev.SESSION_START or event.payload.get("links_parent") is True:
+            # A start names the session's parent; so does a later link (a subagent imported before its parent).
             for key in ("parent_session", "parent_step"):
                 if event.payload.get(key) is not None:
                     session[key] = event.payload[key]
@@ -577,6 +620,8 @@ class Store:
         }
         if tree_source:
             record["tree_source"] = tree_source
+        if side_commit is not None:
+            record["attachments_commit"] = side_commit
         raw, facts = fmt.encode_commit(stamped, record, str(tree), parents, self.identity)
         # The step reads its event back from the bytes written, as it will be read from git (not from `record`,
         # whose values may be Python objects that JSON turned into strings).
@@ -618,6 +663,7 @@ class Store:
             if previous is None:
                 head = self.repo.head_commit()
                 base = str(head.id) if head is not None else None
+            side: list[tuple[ObjectType, bytes]] = []
             raw, step = self.next_commit(
                 event,
                 previous,
@@ -627,7 +673,10 @@ class Store:
                 extra_parents,
                 tree_source,
                 base,
+                side,
             )
+            for kind, data in side:
+                self._write_object(data, kind)
             step.commit = self._write_object(raw)
             old = previous.commit if previous is not None else None
             if self.compare_and_swap(session_id, step.commit, old):
@@ -637,12 +686,26 @@ class Store:
                 return step
         raise TrailError(f"could not update {session_ref(session_id)}: it kept changing under trail; try again")
 
-    def _write_object(self, raw: bytes) -> str:
-        """Write a commit object. `git prune-packed` (run by `git gc`) may remove the fan-out folder libgit2 has just
+    def write_blob(self, data: bytes) -> str:
+        """Write `data` as a blob (an attachment, before the step that names it); returns its id."""
+        return self._write_object(data, ObjectType.BLOB)
+
+    def attachment(self, blob: str) -> bytes:
+        """The bytes of an attachment blob a step lists (`Step.attachments`)."""
+        try:
+            kind, data = self.git.odb.read(blob)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise TrailError(f"attachment {blob} is not in this repository") from None
+        if kind != ObjectType.BLOB:
+            raise TrailError(f"{blob} is not an attachment blob")
+        return bytes(data)
+
+    def _write_object(self, raw: bytes, kind: ObjectType = ObjectType.COMMIT) -> str:
+        """Write an object. `git prune-packed` (run by `git gc`) may remove the fan-out folder libgit2 has just
         made for it, failing the write: the folder is made again on the next try, as git's own writer does."""
         for attempt in range(3):
             try:
-                return str(self.git.odb.write(ObjectType.COMMIT, raw))
+                return str(self.git.odb.write(kind, raw))
             except OSError:
                 if attempt == 2:
                     raise

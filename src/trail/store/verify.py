@@ -146,9 +146,9 @@ class Verifier:
             check.steps += 1
             for extra in parsed.parents[1:]:
                 if not self.odb.exists(extra):
-                    check.faults.append(
-                        Fault(n, commit, f"its parent {extra[:12]} (a commit of yours it records) is missing")
-                    )
+                    side = parsed.record().get("attachments_commit") == extra
+                    what = "the commit holding its attachments" if side else "a commit of yours it records"
+                    check.faults.append(Fault(n, commit, f"its parent {extra[:12]} ({what}) is missing"))
             if n == 1:
                 if parsed.parents and not self.odb.exists(parsed.parents[0]):
                     base = parsed.parents[0][:12]

@@ -33,6 +33,7 @@ from pygit2.enums import DiffOption, FileMode
 from trail import events as ev
 from trail.errors import TrailError
 from trail.gitcli import clean_env
+from trail.store.attachments import is_side_commit
 from trail.store.format import MalformedStep
 from trail.store.steps import BrokenSessionError, Step, Store
 
@@ -657,6 +658,8 @@ class Blamer:
         commits = self.lookup.commits(step.session_id)
         for n in range(step.n, 0, -1):
             parents = self.git[commits[n - 1]].peel(pygit2.Commit).parent_ids
+            if n > 1 and len(parents) > 1 and is_side_commit(self.git.odb.read(parents[-1])[1]):
+                parents = parents[:-1]  # a step's attachments, not a commit of yours
             if n > 1 and len(parents) > 1:
                 return str(parents[-1])
             if n == 1:

@@ -326,7 +326,7 @@ def parts(event: Event, address: str) -> list[list[Any]]:
             _list(out, "Calls", [f"{u.get('name') or 'tool'}" for u in uses])
         if not p.get("text") and p.get("text_recorded_at"):
             _pre(out, "", f"The answer is step {p['text_recorded_at']}; this step carries its token usage.", address)
-    elif kind == ev.TOOL_CALL:
+    elif kind in (ev.TOOL_CALL, ev.TOOL_RESULT):
         _tool_input(out, p.get("input"), address)
         _tool_output(out, p.get("output"), address)
         _pre(out, "Error", p.get("error"), address, tone="err")
@@ -337,6 +337,10 @@ def parts(event: Event, address: str) -> list[list[Any]]:
         if alternatives:
             items = alternatives if isinstance(alternatives, list) else [alternatives]
             _list(out, "Alternatives", [_string(a) for a in items])
+    elif kind == ev.COMMAND:
+        typed = f"{p.get('name') or ''} {p.get('args') or ''}".strip()
+        _pre(out, "", typed or p.get("text"), address)
+        _pre(out, "Output", p.get("output"), address)
     elif kind == ev.NOTE:
         _pre(out, "", p.get("text"), address)
         _fields(out, {k: v for k, v in p.items() if k != "text"}, address)

@@ -26,6 +26,8 @@ _KIND_STYLES = {
     "prompt": "bold green",
     "response": "blue",
     "tool_call": "cyan",
+    "tool_result": "cyan",
+    "command": "green",
     "decision": "magenta",
     "file_edit": "cyan",
     "external_change": "yellow",
