@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import git
@@ -94,3 +95,24 @@ def test_version_and_lazy_names() -> None:
     assert trail.Step.__name__ == "Step"
     with pytest.raises(AttributeError):
         trail.nothing  # noqa: B018
+
+
+def test_the_current_recorder_is_the_innermost_with_block_else_the_last_one_entered(repo: Path) -> None:
+    import threading
+
+    from trail.capture.recorder import current
+
+    assert current() is None
+    with trail.Recorder(repo, session_id="outer") as outer:
+        assert current() is outer
+        with trail.Recorder(repo, session_id="inner") as inner:
+            assert current() is inner
+            seen: list[Any] = []
+            worker = threading.Thread(target=lambda: seen.append(current()))  # a thread that entered none
+            worker.start()
+            worker.join()
+            assert seen == [inner]
+        assert current() is outer
+        outer.end()
+        assert current() is None  # an ended recorder records nothing more
+    assert current() is None

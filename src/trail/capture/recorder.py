@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
@@ -18,6 +19,23 @@ from trail.errors import SessionEndedError
 from trail.events import Event
 from trail.repo import TrailRepo
 from trail.store.steps import Step, check_session_id
+
+# The recorder a `with Recorder(...)` block made current (trail.instrument() records LLM calls into it); in a thread
+# that did not enter one, the last recorder entered in the process that has not ended.
+_current: ContextVar[Recorder | None] = ContextVar("trail_recorder", default=None)
+_last: list[Recorder] = []
+_last_lock = threading.Lock()
+
+
+def current() -> Recorder | None:
+    """The recorder LLM calls made here are recorded into, or None."""
+    found = _current.get()
+    if found is not None and not found._ended:
+        return found
+    with _last_lock:
+        while _last and _last[-1]._ended:
+            _last.pop()
+        return _last[-1] if _last else None
 
 
 class Recorder:
@@ -42,19 +60,30 @@ class Recorder:
         self._lock = threading.RLock()
         self._started = False
         self._ended = False
+        self._tokens: list[Any] = []  # ContextVar tokens of nested `with` blocks
 
     # -- the session -------------------------------------------------------------------------------------------
 
     def __enter__(self) -> Recorder:
         self.start()
+        self._tokens.append(_current.set(self))
+        with _last_lock:
+            _last.append(self)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self._ended:
-            reason = f"error: {exc_type.__name__}: {exc}" if exc_type is not None else "exit"
-            self.end(reason=reason)
+        try:
+            if not self._ended:
+                reason = f"error: {exc_type.__name__}: {exc}" if exc_type is not None else "exit"
+                self.end(reason=reason)
+        finally:
+            if self._tokens:
+                _current.reset(self._tokens.pop())
+            with _last_lock:
+                if self in _last:
+                    _last.remove(self)
 
     def start(self, **fields: Any) -> Step:
         """Record the session's start (done for you by `with` and by the first step)."""
