@@ -1,5 +1,5 @@
 """Showing sessions outside the terminal: `trail view` (a self-contained HTML replay), `trail serve` (a local,
-read-only web UI) and `trail export` (the session in another format: Markdown for now)."""
+read-only web UI) and `trail export` (sessions in other formats: Markdown, a bundle, datasets)."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def serve(ctx: Context, port: int, host: str, open_page: bool) -> None:
 
 
 @click.command()
-@click.argument("session")
+@click.argument("sessions", nargs=-1, metavar="[SESSION]...")
 @click.option(
     "--markdown", "markdown", is_flag=True, help="Markdown for a pull request or an issue (to standard output)."
 )
@@ -157,39 +157,81 @@ def serve(ctx: Context, port: int, host: str, open_page: bool) -> None:
     help="A git bundle of the session and its subagent sessions, for `trail import bundle FILE` elsewhere.",
 )
 @click.option("--full", is_flag=True, help="With --bundle: the whole history, for someone without the repository.")
+@click.option(
+    "--dataset",
+    metavar="FILE",
+    help="JSON lines, one per session, for fine-tuning or study ('-': standard output); the sessions named, else "
+    "every session (or those active --since WHEN).",
+)
+@click.option(
+    "--format",
+    "dataset_format",
+    type=click.Choice(("chat", "trajectory")),
+    default="chat",
+    show_default=True,
+    help="With --dataset: chat = messages with tool calls as fine-tuning APIs take them; trajectory = per session "
+    "the base commit, each step's action and observation, how it ended and the final diff.",
+)
+@click.option("--since", metavar="WHEN", help="With --dataset and no SESSION: only sessions active since WHEN.")
+@click.option(
+    "--ended",
+    "ended",
+    multiple=True,
+    metavar="REASON",
+    help="With --dataset: only sessions that ended so (a recorded reason or its first word: exit, error, "
+    "prompt_input_exit, …; `unfinished` for those with no end). Several: any of them.",
+)
 @pass_ctx
 def export(
     ctx: Context,
-    session: str,
+    sessions: tuple[str, ...],
     markdown: bool,
     output: str | None,
     max_chars: int | None,
     bundle: str | None,
     full: bool,
+    dataset: str | None,
+    dataset_format: str,
+    since: str | None,
+    ended: tuple[str, ...],
 ) -> None:
-    """Export SESSION in another format, chosen by an option: --markdown or --bundle FILE.
+    """Export sessions in another format, chosen by an option: --markdown, --bundle FILE or --dataset FILE.
 
-    --markdown writes the session for a pull request or an issue: each prompt, the answers, tool calls in one line
+    --markdown writes one session for a pull request or an issue: each prompt, the answers, tool calls in one line
     each, decisions with their reasoning, and the code changes in fenced diff blocks, kept within the size of a
-    GitHub comment (what does not fit is named at the end). --bundle writes the session and its subagents as one
-    file that `trail import bundle FILE` takes in.
+    GitHub comment (what does not fit is named at the end). --bundle writes one session and its subagents as one
+    file that `trail import bundle FILE` takes in. --dataset writes sessions as JSON lines: `--format chat` (the
+    conversation as user, assistant and tool messages, each tool call paired with its result by id, as fine-tuning
+    APIs take it) or `--format trajectory` (for each session its base commit, each step's action and observation,
+    how it ended and its final diff). What trail redacted stays redacted.
 
     \b
     Examples:
       trail export 3f2a9b1c --markdown | gh pr comment 12 --body-file -
       trail export 3f2a9b1c --markdown -o session.md --max-chars 0
       trail export 3f2a9b1c --bundle fix.bundle
+      trail export --dataset train.jsonl --since "30 days ago" --ended exit
+      trail export 3f2a9b1c 7c1d0e22 --dataset runs.jsonl --format trajectory
     """
-    formats = {"--markdown": markdown, "--bundle": bundle is not None}
+    formats = {"--markdown": markdown, "--bundle": bundle is not None, "--dataset": dataset is not None}
     chosen = [name for name, wanted in formats.items() if wanted]
     if not chosen:
         raise click.UsageError(
-            "say which format to export: --markdown (the session as Markdown for a pull request or an issue) or "
-            "--bundle FILE (the session as a git bundle, for `trail import bundle`)"
+            "say which format to export: --markdown (the session as Markdown for a pull request or an issue), "
+            "--bundle FILE (the session as a git bundle, for `trail import bundle`) or --dataset FILE (sessions as "
+            "JSON lines for fine-tuning or study)"
         )
     if len(chosen) > 1:
         raise click.UsageError(f"choose one format at a time, not {' and '.join(chosen)}")
     history = ctx.history
+    if dataset is not None:
+        _export_dataset(ctx, sessions, dataset, dataset_format, since, ended)
+        return
+    if since or ended:
+        raise click.UsageError("--since and --ended choose the sessions of --dataset")
+    if len(sessions) != 1:
+        raise click.UsageError(f"{chosen[0]} exports one session: name it (`trail sessions` lists them)")
+    session = sessions[0]
     if bundle is not None:
         from trail.share.bundle import export_bundle
 
@@ -204,3 +246,35 @@ def export(
         click.echo(f"trail export: {result.cut}", err=True)
     elif output:
         click.echo(f"Wrote {output}: {len(result.text):,} characters")
+
+
+def _export_dataset(
+    ctx: Context, names: tuple[str, ...], target: str, fmt: str, since: str | None, ended: tuple[str, ...]
+) -> None:
+    from trail.views.dataset import select, write_dataset
+
+    if names and since:
+        raise click.UsageError("--since chooses sessions when none is named; name sessions or give --since")
+    moment = None
+    if since is not None:
+        from trail.when import parse_when
+
+        moment = parse_when(since)
+    chosen = select(ctx.history, names, moment, ended)
+    if target == "-":
+        result = write_dataset(chosen, fmt, sys.stdout)
+    else:
+        path = Path(target)
+        partial = path.with_name(path.name + ".partial")  # the file appears whole, or not at all
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                result = write_dataset(chosen, fmt, out)
+            partial.replace(path)
+        except OSError as e:
+            raise click.ClickException(f"cannot write {target}: {e.strerror or e}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+    what = f"{result.lines} session" + ("s" if result.lines != 1 else "")
+    skipped = f"; {result.skipped} with no conversation to write left out" if result.skipped else ""
+    where = "" if target == "-" else f"Wrote {target}: "
+    click.echo(f"{where}{what} as {fmt} lines{skipped}", err=target == "-")
