@@ -6,11 +6,12 @@ Names are imported on first use, so that light entry points (agent hooks) do not
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Event", "History", "Recorder", "Step", "TrailError", "__version__", "open"]
+__all__ = ["Event", "History", "Recorder", "Step", "TrailError", "__version__", "instrument", "open", "uninstrument"]
 
 TYPE_CHECKING = False  # importing typing would slow every hook down
 if TYPE_CHECKING:
     from trail.api import History, open
+    from trail.capture.instrument import instrument, uninstrument
     from trail.capture.recorder import Recorder
     from trail.errors import TrailError
     from trail.events import Event
@@ -23,6 +24,8 @@ _LAZY = {
     "Recorder": "trail.capture.recorder",
     "Step": "trail.store.steps",
     "TrailError": "trail.errors",
+    "instrument": "trail.capture.instrument",
+    "uninstrument": "trail.capture.instrument",
 }
 
 

@@ -98,6 +98,8 @@ def chat_messages(steps: Iterable[Step]) -> list[dict[str, Any]]:
         p = step.event.payload
         if step.kind == ev.PROMPT:
             text = p.get("text")
+            if p.get("continues"):
+                continue  # a request that only handed tool results back (trail.instrument()): no user message
             if isinstance(text, str) and text.strip():
                 messages.append({"role": "user", "content": text})
             asking = None
