@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pygit2
 
@@ -28,6 +29,9 @@ from trail.repo import TrailRepo
 from trail.store.address import resolve, resolve_session
 from trail.store.handles import Handles
 from trail.store.steps import REF_PREFIX, Problem, SessionInfo, Step, Store
+
+if TYPE_CHECKING:
+    from trail.tracetree import TraceTree
 
 __all__ = ["FileChange", "History", "Session", "Step", "open"]
 
@@ -180,6 +184,17 @@ class Session:
     @property
     def parent(self) -> tuple[str, int | None] | None:
         return self.info.parent
+
+    @property
+    def trace_id(self) -> str | None:
+        """The W3C trace the session belongs to (see `trail.traceids`); None for sessions recorded without one."""
+        return self.info.trace_id
+
+    def tree(self) -> TraceTree:
+        """The tree of sessions this one is part of, across processes: each under the step that started it."""
+        from trail.tracetree import trace_tree
+
+        return trace_tree(self.history, self)
 
     def to_json(self) -> dict[str, object]:
         return {**self.info.to_json(), "handle": self.handle}

@@ -108,7 +108,10 @@ def record_command(path: str | os.PathLike[str], argv: Sequence[str], quiet: flo
         code: int | None = None
         if not terminated:
             try:
-                children.append(subprocess.Popen(list(argv)))
+                # The command's own trail sessions (an agent using trail.Recorder) hang from this session's
+                # start, as a child process of a recorder's does.
+                env = {**os.environ, **{k: v for k, v in rec._environment().items() if v is not None}}
+                children.append(subprocess.Popen(list(argv), env=env))
             except OSError as e:
                 rec.end(reason=f"could not start: {e}", exit_code=127)
                 raise TrailError(f"cannot run {argv[0]!r}: {e.strerror or e}") from None

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from trail.cli.context import Context, echo_json, echo_json_array, output_options, pass_ctx
+
+if TYPE_CHECKING:
+    from trail.api import Session
 
 
 def _since(value: str | None):  # type: ignore[no-untyped-def]
@@ -73,6 +78,12 @@ def sessions(
 @click.option("--since", metavar="WHEN", help="Steps recorded since WHEN (2026-11-01, yesterday, 2h).")
 @click.option("--until", metavar="WHEN", help="Steps recorded until WHEN.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of steps, each with its full event.")
+@click.option(
+    "--tree",
+    is_flag=True,
+    help="Show the tree of sessions the session belongs to instead: across processes and agents, each session "
+    "under the step that started it.",
+)
 @output_options
 @pass_ctx
 def log(
@@ -83,6 +94,7 @@ def log(
     since: str | None,
     until: str | None,
     as_json: bool,
+    tree: bool,
     color: str | None,
     no_pager: bool,
 ) -> None:
@@ -91,12 +103,17 @@ def log(
     Given a step (SESSION@N, @N, a commit), the log starts at that step, as `git log <commit>` does. Steps are
     read as they are printed, so the first lines appear at once however long the session is.
 
+    With --tree, the sessions of the session's trace instead: the subagents it started, the processes it ran that
+    recorded sessions (a recorder passes them TRACEPARENT), theirs, and what started it, each under the step that
+    started it, the session asked for marked with `*`; with --json, the same tree as a JSON object.
+
     \b
     Examples:
       trail log                     the latest session
       trail log 3f2a9b1c -n 20      the last 20 steps of a session
       trail log @40 --reverse       steps 1 to 40, oldest first
       trail log --since 2h --json
+      trail log --tree 3f2a9b1c     the sessions it started, and those that started it
     """
     from trail.views.terminal import log_header, log_line
 
@@ -105,6 +122,11 @@ def log(
         session, start = history.resolve(where)
     else:
         session, start = history.latest(), None
+    if tree:
+        if limit is not None or reverse or since or until:
+            raise click.UsageError("--tree shows whole sessions: it takes no -n, --reverse, --since or --until")
+        _log_tree(ctx, session, as_json, color, no_pager)
+        return
     newest_first = not reverse
     bounded = reverse and limit is not None  # as git: the newest N, then shown oldest first
     steps = session.iter_steps(
@@ -124,6 +146,17 @@ def log(
         term.write(log_header(session, term))
         for step in steps:
             term.write(log_line(step, term, width))
+
+
+def _log_tree(ctx: Context, session: Session, as_json: bool, color: str | None, no_pager: bool) -> None:
+    from trail.views.terminal import format_tree
+
+    found = session.tree()
+    if as_json:
+        echo_json(found.to_json())
+        return
+    with ctx.terminal(color, no_pager) as term:
+        term.write(format_tree(found, term))
 
 
 @click.command()

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trail import events as ev
+from trail import traceids
 from trail.events import Event
 
 EVENT_HEADER = b"trail-event"
@@ -35,6 +36,9 @@ SESSION_FIELDS = (
     "worktree",
     "parent_session",
     "parent_step",
+    "trace_id",  # the W3C trace the session belongs to (traceids.py), and the span that started it, if any
+    "parent_span_id",
+    "given_span_ids",  # true when some step came with a span id of its own (OpenTelemetry), not its hashed one
 )
 
 
@@ -131,6 +135,7 @@ def summarize(record: dict[str, Any], event: Event, line: str | None = None) -> 
         "omitted": len(record.get("omitted") or ()) or None,
         "redacted": sum((record.get("redacted") or {}).values()) or None,
         "tree_source": record.get("tree_source"),
+        "span_id": p.get("span_id") if traceids.is_span_id(p.get("span_id")) else None,
     }
     summary.update({k: v for k, v in optional.items() if v is not None})
     usage = _numbers(p.get("usage"))

@@ -19,6 +19,7 @@ import pygit2
 from pygit2.enums import ObjectType
 
 from trail import events as ev
+from trail import traceids
 from trail.errors import StepNotFoundError, TrailError
 from trail.events import Event
 from trail.repo import TrailRepo
@@ -266,6 +267,19 @@ class SessionInfo:
             return None
         return parent, _int(self.tip.session.get("parent_step"))
 
+    @property
+    def trace_id(self) -> str | None:
+        """The W3C trace the session belongs to (None for sessions recorded without one)."""
+        found = self.tip.session.get("trace_id")
+        return found if traceids.is_trace_id(found) else None
+
+    @property
+    def parent_span_id(self) -> str | None:
+        """The span that started the session, in its trace: a step of another session, or of a process trail did
+        not record."""
+        found = self.tip.session.get("parent_span_id")
+        return found if traceids.is_span_id(found) else None
+
     def to_json(self) -> dict[str, Any]:
         parent = self.parent
         return {
@@ -281,6 +295,7 @@ class SessionInfo:
             "tip": self.tip.commit,
             "parent_session": parent[0] if parent else None,
             "parent_step": parent[1] if parent else None,
+            "trace_id": self.trace_id,
         }
 
 
@@ -601,6 +616,14 @@ class Store:
             for key in ("parent_session", "parent_step"):
                 if event.payload.get(key) is not None:
                     session[key] = event.payload[key]
+        trace = event.payload.get("trace_id")
+        if event.kind == ev.SESSION_START and "trace_id" not in session and traceids.is_trace_id(trace):
+            # A session belongs to the one trace its first start names, with the span that started it.
+            session["trace_id"] = trace
+            if traceids.is_span_id(event.payload.get("parent_span_id")):
+                session["parent_span_id"] = event.payload["parent_span_id"]
+        if traceids.is_span_id(event.payload.get("span_id")):
+            session["given_span_ids"] = True
         stamped = Event(
             kind=event.kind,
             payload=event.payload,

@@ -131,6 +131,7 @@ _REPLAY_BODY = """\
  <div class="title-row"><h1 id="title"></h1><nav id="links" class="links"></nav></div>
  <div id="meta" class="meta"></div>
  <div id="stats" class="stats"></div>
+ <div id="trace"></div>
 </header>
 <div class="toolbar" role="toolbar">
  <div class="transport">

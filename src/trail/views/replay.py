@@ -17,10 +17,12 @@ from typing import Any
 import pygit2
 
 from trail import events as ev
+from trail import tracetree
 from trail.api import History, Session, file_changes
 from trail.errors import TrailError
 from trail.events import Event
 from trail.store.steps import Step
+from trail.tracetree import TraceTree, TreeSession
 from trail.views import markup
 
 CHUNK_STEPS = 50  # step bodies per JSON block: showing step 4,000 parses one block, not the whole session
@@ -55,14 +57,26 @@ def build(
     session: Session,
     nav: list[tuple[str, str]] | None = None,
     session_links: Callable[[str], dict[str, str]] | None = None,
+    tree: TraceTree | None = None,
+    page_url: Callable[[str], str] | None = None,
 ) -> Replay:
     """The replay of `session` and of the subagent sessions it started (and theirs). The web UI adds `nav` (links
-    of the page's header) and `session_links` (for a session id, URL templates of the pages only a server can
-    answer: `files` at step {n}, `diff` from step {a} to {b})."""
+    of the page's header), `session_links` (for a session id, URL templates of the pages only a server can
+    answer: `files` at step {n}, `diff` from step {a} to {b}) and `page_url` (the page of another session).
+
+    The page also shows the tree of sessions of the session's trace (`tree`, made here when not given): other
+    processes' sessions are linked where the page can reach them (its own sessions, or a server's pages), and
+    named otherwise."""
     family = [session, *subagents(history, session)]
     builder = _Builder(history, family, session_links)
     for number, member in enumerate(family):
         builder.add(number, member)
+    if tree is None:
+        try:
+            tree = session.tree()
+        except TrailError:  # the tree is an extra: a repository whose sessions cannot all be read still replays
+            tree = None
+    trace = _Trace(builder, tree, page_url) if tree is not None else None
     index: dict[str, Any] = {
         "v": 1,
         "mode": "session",
@@ -75,8 +89,102 @@ def build(
         "sessions": builder.sessions,
         "totals": builder.totals(),
         "links": {"nav": [list(link) for link in nav]} if nav else None,
+        "trace": trace.rows if trace is not None and len(trace.tree) > 1 else None,
     }
     return Replay(index, builder.bodies, builder.changes)
+
+
+class _Trace:
+    """The trace tree as the page shows it: rows of sessions and of the steps that started sessions, each with a
+    link where the page can follow one; and, on each session of the page, the other processes' sessions each of
+    its steps started (`spawned`) and what started it (`origin`)."""
+
+    def __init__(self, builder: _Builder, tree: TraceTree, page_url: Callable[[str], str] | None) -> None:
+        self.builder = builder
+        self.tree = tree
+        self.page_url = page_url
+        self.rows: list[dict[str, Any]] = []
+        for root in tree.roots:
+            self._add(root, 0)
+        for number, info in enumerate(builder.sessions):
+            node = tree.find(builder.family[number].id)
+            if node is None:
+                continue
+            spawned: dict[str, list[dict[str, Any]]] = {}
+            for branch in node.branches:
+                outside = [c for c in branch.sessions if c.id not in builder.number]
+                if outside and branch.step is not None:
+                    spawned[str(branch.step)] = [self._session(c, 0) for c in outside]
+            if spawned:
+                info["spawned"] = spawned
+            if number == 0 and node.parent is not None:
+                parent, step = node.parent
+                relation = _relation(node.session, node.link)
+                known = parent in {n.id for _, n in tree.walk()}
+                name = builder.history.handle(parent) if known else parent
+                href = self._step_href(parent, step) if known and step else self._href(parent) if known else None
+                info["origin"] = [markup.text(name), step, href, relation]
+
+    def _add(self, node: TreeSession, depth: int) -> None:
+        self.rows.append(self._session(node, depth))
+        for branch in node.branches:
+            inner = depth + 1
+            if branch.step is not None:
+                self.rows.append(
+                    {
+                        "d": inner,
+                        "n": branch.step,
+                        "kind": markup.text(branch.kind or ""),
+                        "summary": markup.text(ev.one_line(branch.summary or "")),
+                        "href": self._step_href(node.id, branch.step),
+                    }
+                )
+                inner += 1
+            for child in branch.sessions:
+                self._add(child, inner)
+
+    def _session(self, node: TreeSession, depth: int) -> dict[str, Any]:
+        s = node.session
+        row: dict[str, Any] = {
+            "d": depth,
+            "handle": markup.text(s.handle),
+            "agent": markup.text(s.agent or ""),
+            "steps": s.steps,
+            "title": markup.text(ev.one_line(s.title)),
+            "here": node.asked,
+            "href": self._href(s.id),
+        }
+        if node.link is None and node.parent is not None:
+            row["from"] = markup.text(ev.one_line(node.parent[0])) + (f"@{node.parent[1]}" if node.parent[1] else "")
+        elif node.link is None and s.info.parent_span_id is not None:
+            row["from"] = "span " + s.info.parent_span_id
+        return row
+
+    def _href(self, session_id: str) -> str | None:
+        number = self.builder.number.get(session_id)
+        if number is not None:
+            return self._hash(number, 1)
+        return self.page_url(session_id) if self.page_url is not None else None
+
+    def _step_href(self, session_id: str, n: int) -> str | None:
+        number = self.builder.number.get(session_id)
+        if number is not None:
+            return self._hash(number, n)
+        return f"{self.page_url(session_id)}#step-{n}" if self.page_url is not None else None
+
+    def _hash(self, number: int, n: int) -> str:
+        key = self.builder.sessions[number]["key"] if number < len(self.builder.sessions) else ""
+        return f"#{key}-step-{n}" if key else f"#step-{n}"
+
+
+def _relation(session: Session, link: str | None = None) -> str:
+    """How the session a page shows came from its parent, in the words of its header."""
+    parent = session.parent[0] if session.parent else ""
+    if parent and session.id.startswith(parent + ".agent-"):
+        return "a subagent of"
+    if session.info.parent_span_id is not None or link == tracetree.SPAN_LINK:
+        return "started by"
+    return "forked from"
 
 
 def subagents(history: History, session: Session) -> list[Session]:
@@ -228,7 +336,7 @@ class _Builder:
             info["links"] = self.links(session.id)
         if number == 0 and session.parent:
             origin, step_number = session.parent
-            info["origin"] = [markup.text(origin), step_number]
+            info["origin"] = [markup.text(origin), step_number, None, _relation(session)]
         self.sessions.append(info)
 
     def _parent(self, number: int, session: Session) -> list[int] | None:

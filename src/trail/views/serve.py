@@ -27,6 +27,7 @@ from trail.api import History, Session
 from trail.errors import TrailError
 from trail.repo import TrailRepo
 from trail.store.steps import SESSION_ID_RE
+from trail.tracetree import TraceTree
 from trail.views import html, markup, replay, site
 from trail.views.term import clean
 
@@ -245,26 +246,33 @@ class RequestHandler(BaseHTTPRequestHandler):
         chosen = site.SessionFilter(query.get("q", "").strip(), query.get("agent", ""), query.get("days", ""))
         self._page(site.sessions_page(found, chosen, len(problems)), head)
 
-    def _key(self, history: History, session: Session, what: str) -> tuple[Any, ...]:
+    def _key(self, history: History, session: Session, what: str, tree: TraceTree) -> tuple[Any, ...]:
+        """What a cached page depends on: the session, its subagents, and the sessions of its trace tree."""
         store = history.store
         tips = tuple((sid, store.tip_commit(sid)) for sid in store.children(session.id))
-        return (what, session.id, session.tip.commit, tips)
+        linked = tuple(sorted((node.id, node.session.tip.commit) for _, node in tree.walk()))
+        return (what, session.id, session.tip.commit, tips, linked)
 
     def _replay(self, history: History, session: Session, head: bool) -> None:
+        tree = session.tree()
+
         def make() -> html.Page:
             nav = [
                 ("All sessions", "/"),
                 ("Download HTML", site.session_url(session.id, "session.html")),
                 ("Download Markdown", site.session_url(session.id, "session.md")),
             ]
-            return html.replay_page(replay.build(history, session, nav=nav, session_links=_links))
+            built = replay.build(history, session, nav=nav, session_links=_links, tree=tree, page_url=site.session_url)
+            return html.replay_page(built)
 
-        self._page(self.server.cached(self._key(history, session, "page"), make), head)
+        self._page(self.server.cached(self._key(history, session, "page", tree), make), head)
 
     def _download_html(self, history: History, session: Session, head: bool) -> None:
         # The file to send someone: no links to this server, which they cannot reach.
+        tree = session.tree()
         page = self.server.cached(
-            self._key(history, session, "file"), lambda: html.replay_page(replay.build(history, session))
+            self._key(history, session, "file", tree),
+            lambda: html.replay_page(replay.build(history, session, tree=tree)),
         )
         download = _attachment(f"{session.handle}.html")
         self._send(HTTPStatus.OK, page.encode(), "text/html", page.csp, extra=download, head=head)

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 from trail import events as ev
 from trail.api import FileChange, Session
 from trail.store.steps import Step
+from trail.tracetree import Branch
 from trail.views.term import Terminal, clean, fit, width_of
 
 if TYPE_CHECKING:
     from trail.stats import Stats
     from trail.timetravel.credit import Credit
+    from trail.tracetree import TraceTree, TreeSession
 
 SECTION_LINES = 40
 SECTION_CHARS = 4000
@@ -66,6 +68,8 @@ def format_sessions(sessions: Sequence[Session], term: Terminal) -> str:
         title = clean(s.title, one_line=True) + (" (ended)" if s.ended else "")
         if fork_origin(s):
             title += f" (forked from {fork_origin(s)})"
+        elif started_by(s):
+            title += f" (started by {started_by(s)})"
         rows.append(
             (
                 clean(s.handle),
@@ -127,10 +131,22 @@ def log_header(session: Session, term: Terminal) -> str:
 
 def fork_origin(session: Session) -> str | None:
     """`SESSION@N` of the step a session was forked from (`trail resume`); None for any other session, a subagent's
-    included (its parent is the session its id starts with)."""
-    if not session.parent or session.id.startswith(session.parent[0] + ".agent-"):
+    included (its parent is the session its id starts with), and a process's a recorder started (it came with the
+    span of its parent step: `trail log --tree`)."""
+    if not session.parent or session.id.startswith(session.parent[0] + ".agent-") or session.info.parent_span_id:
         return None
-    parent, step = session.parent
+    return _step_name(session, *session.parent)
+
+
+def started_by(session: Session) -> str | None:
+    """`SESSION@N` of the step of another process's session that started this one (TRACEPARENT and
+    TRAIL_PARENT_STEP); None for any other session."""
+    if not session.parent or not session.info.parent_span_id:
+        return None
+    return _step_name(session, *session.parent)
+
+
+def _step_name(session: Session, parent: str, step: int | None) -> str:
     return clean(session.history.handle(parent), True) + (f"@{step}" if step else "")
 
 
@@ -148,6 +164,62 @@ def log_line(step: Step, term: Terminal, n_width: int = 4) -> str:
         f"{term.style('yellow', number)}  {term.style('dim', step.commit[:7])}  {when}  "
         f"{kind_label(step, term, 15)} {fit(summary, room)}\n"
     )
+
+
+def format_tree(tree: TraceTree, term: Terminal) -> str:
+    """`trail log --tree`: the sessions of a trace, each under the step that started it; `*` marks the one asked
+    for. A session whose parent is not recorded here says what started it."""
+    traces = tree.trace_ids
+    head = "trace " + ", ".join(traces) if traces else "sessions started by one another (recorded with no trace id)"
+    count = len(tree)
+    lines = [term.style("bold", head) + f"  ({count} session{'s' if count != 1 else ''})"]
+    for root in tree.roots:
+        _tree_lines(root, "", "", term, lines)
+    return "".join(line + "\n" for line in lines)
+
+
+def _tree_lines(node: TreeSession, first: str, rest: str, term: Terminal, out: list[str]) -> None:
+    s = node.session
+    who = clean(s.agent or "agent", True) + (f" ({clean(s.model, True)})" if s.model else "")
+    facts = f"{who}, {s.steps} step{'s' if s.steps != 1 else ''}" + (", ended" if s.ended else "")
+    tail = clean(s.title, True) if s.title else ""
+    if node.link is None and node.parent is not None:
+        tail += f"  (started by {clean(node.parent[0], True)}{_at(node.parent[1])}, not recorded here)"
+    elif node.link is None and s.info.parent_span_id is not None:
+        tail += f"  (started by span {s.info.parent_span_id}, not recorded here)"
+    mark = "* " if node.asked else "  "
+    handle = clean(s.handle)
+    out.append(_tree_line(mark + first, [("yellow", handle), (None, "  " + facts)], tail.strip(), term, node.asked))
+    # A child whose parent named no step hangs from the session itself; the others from the step that started them.
+    items: list[Branch | TreeSession] = []
+    for branch in node.branches:
+        items.extend(branch.sessions if branch.step is None else [branch])
+    for i, item in enumerate(items):
+        elbow, pipe = ("└─ ", "   ") if i == len(items) - 1 else ("├─ ", "│  ")
+        if not isinstance(item, Branch):
+            _tree_lines(item, rest + elbow, rest + pipe, term, out)
+            continue
+        parts: list[tuple[str | None, str]] = [("yellow", f"@{item.step}")]
+        if item.kind:
+            parts.append((None, f" {item.kind}"))
+        out.append(_tree_line("  " + rest + elbow, parts, clean(item.summary or "", True), term))
+        for j, child in enumerate(item.sessions):
+            end = j == len(item.sessions) - 1
+            inner = rest + pipe
+            _tree_lines(child, inner + ("└─ " if end else "├─ "), inner + ("   " if end else "│  "), term, out)
+
+
+def _tree_line(prefix: str, parts: list[tuple[str | None, str]], tail: str, term: Terminal, bold: bool = False) -> str:
+    """One line of the tree: the drawing, styled parts, then `tail` cut to what the terminal has room for."""
+    plain = prefix + "".join(text for _, text in parts) + "  "
+    room = None if term.width is None else max(term.width - width_of(plain), 10)
+    shown = term.style("bold", prefix) if bold else prefix
+    shown += "".join(term.style(style, text) if style else text for style, text in parts)
+    return shown + ("  " + fit(tail, room) if tail else "")
+
+
+def _at(step: int | None) -> str:
+    return f"@{step}" if step is not None else ""
 
 
 # -- show ----------------------------------------------------------------------------------------------------------

@@ -393,7 +393,17 @@
       meta.append(h("span", null, "started " + dateTime(main.t0)));
       if (rows0.length) meta.append(h("span", null, "lasted " + span(rows0[rows0.length - 1][1])));
       meta.append(h("span", null, plural(rows0.length, "step") + (main.ended ? ", ended" : "")));
-      if (main.origin) meta.append(h("span", null, "a subagent of " + main.origin[0] + (main.origin[1] ? "@" + main.origin[1] : "")));
+      if (main.origin) {
+        const [name, step, href, relation] = main.origin;
+        const origin = h("span", "origin", (relation || "a subagent of") + " ");
+        const label = name + (step ? "@" + step : "");
+        if (href) {
+          const a = h("a", null, label);
+          a.href = href;
+          origin.append(a);
+        } else origin.append(label);
+        meta.append(origin);
+      }
     }
     meta.append(h("span", null, "trail replay, made " + (index.generated || "").replace("T", " ")));
     const stats = byId("stats");
@@ -419,6 +429,38 @@
       a.href = href;
       nav.append(a);
     }
+    renderTrace();
+  }
+
+  /* The sessions of this session's trace, across processes: each under the step that started it. */
+  function renderTrace() {
+    const rows = index.trace;
+    const box = byId("trace");
+    if (!box || !rows || !rows.length) return;
+    const sessions = rows.filter((r) => r.handle !== undefined).length;
+    const details = h("details", "trace");
+    details.append(h("summary", null, "Trace · " + plural(sessions, "session") + " across processes"));
+    const list = h("div", "trace-rows");
+    for (const r of rows) {
+      const e = h("div", r.handle !== undefined ? "trace-row session" + (r.here ? " here" : "") : "trace-row step");
+      e.style.setProperty("--depth", String(r.d));
+      const label = r.handle !== undefined ? r.handle : "@" + r.n + (r.kind ? " " + r.kind : "");
+      let target = h("span", "name", label);
+      if (r.href) {
+        target = h("a", "name", label);
+        target.href = r.href;
+      }
+      e.append(h("span", "tw", r.handle !== undefined ? "◆" : "↳"), target);
+      if (r.handle !== undefined) {
+        e.append(h("span", "what", (r.agent || "agent") + " · " + plural(r.steps, "step") + (r.title ? " · " + r.title : "")));
+        if (r.here) e.append(h("span", "mark", "this page"));
+        if (r.from) e.append(h("span", "what", "started by " + r.from + ", not recorded here"));
+      } else if (r.summary) e.append(h("span", "what", r.summary));
+      list.append(e);
+    }
+    details.append(list);
+    details.open = sessions <= 6;
+    box.append(details);
   }
 
   /* -- filter ----------------------------------------------------------------------------------------------------- */
@@ -740,6 +782,18 @@
           b.append("▸ " + S[c].key + " ", h("small", null, plural(S[c].rows.length, "step") + (tokens ? " · " + int(tokens) + " tokens" : "") + (S[c].title ? " · " + S[c].title : "")));
           b.addEventListener("click", () => select(c, 1));
           subs.append(b);
+        }
+        out.push(subs);
+      }
+      const spawned = (s.spawned || {})[String(n)] || [];
+      if (spawned.length) {
+        const subs = h("div", "subs spawned");
+        subs.append(h("div", "label", "Sessions started here, in other processes"));
+        for (const c of spawned) {
+          const e = h(c.href ? "a" : "div", "spawn");
+          if (c.href) e.href = c.href;
+          e.append("↳ " + c.handle + " ", h("small", null, (c.agent || "agent") + " · " + plural(c.steps, "step") + (c.title ? " · " + c.title : "")));
+          subs.append(e);
         }
         out.push(subs);
       }
