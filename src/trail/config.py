@@ -24,6 +24,8 @@ CONFIG_TEMPLATE = """\
 #     maxFileSize = 10m      # files larger than this are left out of step trees and listed instead
 # [redact]
 #     pattern = my-secret-[0-9a-f]{32}    # extra regexes to redact; repeat the line for more
+# [otel]
+#     otherSpans = note      # spans that are not GenAI, in traces `trail otel serve` records: note or skip
 """
 
 
@@ -94,6 +96,15 @@ class TrailConfig:
         return self.get_bool(SIGN_KEY, False)
 
     @property
+    def otel_other_spans(self) -> str:
+        """What `trail otel serve` and `trail import otlp` make of a span that is not GenAI in a GenAI trace: a
+        `note` step (the default) or nothing (`skip`; the spans inside it are placed all the same)."""
+        value = (self.get("otel.otherSpans") or "note").lower()
+        if value not in OTEL_OTHER_SPANS:
+            raise ConfigError(f"{self.path}: otel.otherSpans must be note or skip, not {value!r}")
+        return value
+
+    @property
     def sensitive_files(self) -> SensitiveFiles:
         """Untracked files left out of snapshots by name (store/sensitive.py)."""
         from trail.store.sensitive import SensitiveFiles
@@ -157,7 +168,9 @@ CONFIG_KEYS = (
     "claude.transcriptroot",
     "sign",  # stored as sign.enabled: git config keys need a section
     "sign.enabled",
+    "otel.otherspans",
 )
+OTEL_OTHER_SPANS = ("note", "skip")  # otel.otherSpans: what becomes of a span that is not GenAI
 SIGN_KEY = "sign.enabled"
 
 
@@ -180,6 +193,11 @@ def set_config(
                 float(value)
             except ValueError:
                 raise ConfigError(f"{key} must be a number (a price per million tokens), not {value!r}") from None
+    elif key.lower() == "otel.otherspans" and value is not None and not unset:
+        if value.lower() not in OTEL_OTHER_SPANS:
+            raise ConfigError(
+                f"otel.otherSpans must be note (spans that are not GenAI become notes) or skip, not {value!r}"
+            )
     elif key.lower() not in CONFIG_KEYS:
         raise ConfigError(
             f"unknown key {key!r}; trail knows {', '.join(CONFIG_KEYS)} and price.<model>.input|output|cacheRead|"

@@ -31,6 +31,7 @@ FORMATS = {
     "claude": "trail.adapters.claude_import",
     "codex": "trail.adapters.codex_import",
     "aider": "trail.adapters.aider_import",
+    "otlp": "trail.adapters.otel_import",
 }
 
 

@@ -50,6 +50,7 @@ COMMANDS = {
     "record": ("trail.cli.capture", "record"),
     "watch": ("trail.cli.capture", "watch"),
     "import": ("trail.cli.capture", "import_group"),
+    "otel": ("trail.cli.otel", "otel_group"),
     "hooks": ("trail.cli.hooks", "hooks"),
     "init": ("trail.cli.admin", "init"),
     "config": ("trail.cli.admin", "config_command"),

@@ -67,6 +67,7 @@ def config_command(ctx: Context, key: str | None, value: str | None, add: bool, 
       watch.idleMinutes          a watcher with no request for this long stops (default 60)
       claude.transcriptRoot      another folder transcripts may be read from (several with --add)
       sign                       true: sign each session when it ends, with your git signing key (default false)
+      otel.otherSpans            skip: `trail otel serve` and `trail import otlp` drop non-GenAI spans (default note)
       price.<model>.<kind>       input, output, cacheRead or cacheWrite price per million tokens (trail stats)
 
     \b

@@ -181,6 +181,22 @@ def serve(ctx: Context, port: int, host: str, open_page: bool) -> None:
     help="With --dataset: only sessions that ended so (a recorded reason or its first word: exit, error, "
     "prompt_input_exit, …; `unfinished` for those with no end). Several: any of them.",
 )
+@click.option(
+    "--otlp",
+    metavar="[FILE]",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    help="OpenTelemetry GenAI spans as OTLP JSON, to FILE (default: standard output); put it after the sessions.",
+)
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="With --otlp: post the spans as protobuf to an OTLP/HTTP endpoint (http://127.0.0.1:4318/v1/traces).",
+)
+@click.option(
+    "--content", is_flag=True, help="With --otlp: include prompts, answers, tool arguments and results (opt-in)."
+)
 @pass_ctx
 def export(
     ctx: Context,
@@ -194,6 +210,9 @@ def export(
     dataset_format: str,
     since: str | None,
     ended: tuple[str, ...],
+    otlp: str | None,
+    endpoint: str | None,
+    content: bool,
 ) -> None:
     """Export sessions in another format, chosen by an option: --markdown, --bundle FILE or --dataset FILE.
 
@@ -212,8 +231,11 @@ def export(
       trail export 3f2a9b1c --bundle fix.bundle
       trail export --dataset train.jsonl --since "30 days ago" --ended exit
       trail export 3f2a9b1c 7c1d0e22 --dataset runs.jsonl --format trajectory
+      trail export 3f2a9b1c --otlp spans.json --content
+      trail export 3f2a9b1c --otlp --endpoint http://127.0.0.1:4318/v1/traces
     """
     formats = {"--markdown": markdown, "--bundle": bundle is not None, "--dataset": dataset is not None}
+    formats["--otlp"] = otlp is not None or endpoint is not None
     chosen = [name for name, wanted in formats.items() if wanted]
     if not chosen:
         raise click.UsageError(
@@ -224,6 +246,9 @@ def export(
     if len(chosen) > 1:
         raise click.UsageError(f"choose one format at a time, not {' and '.join(chosen)}")
     history = ctx.history
+    if formats["--otlp"]:
+        _export_otlp(ctx, sessions, otlp, endpoint, content)
+        return
     if dataset is not None:
         _export_dataset(ctx, sessions, dataset, dataset_format, since, ended)
         return
@@ -278,3 +303,23 @@ def _export_dataset(
     skipped = f"; {result.skipped} with no conversation to write left out" if result.skipped else ""
     where = "" if target == "-" else f"Wrote {target}: "
     click.echo(f"{where}{what} as {fmt} lines{skipped}", err=target == "-")
+
+
+def _export_otlp(ctx: Context, names: tuple[str, ...], target: str | None, endpoint: str | None, content: bool) -> None:
+    """--otlp: each session (with its subagents) as one trace of GenAI spans, written as OTLP JSON or posted."""
+    from trail.adapters.otel_export import build_request, post, span_count, to_otlp_json
+
+    if not names:
+        raise click.UsageError("--otlp exports the sessions named: name one (`trail sessions` lists them)")
+    if endpoint is not None and target not in (None, "-"):
+        raise click.UsageError("--otlp writes to FILE or posts to --endpoint URL, not both")
+    history = ctx.history
+    request = build_request(history.store, [history.session(name).id for name in names], content=content)
+    spans = span_count(request)
+    if endpoint is not None:
+        partial = post(request, endpoint)
+        click.echo(f"Sent {spans} spans to {endpoint}" + (f" ({partial})" if partial else ""))
+        return
+    _write((to_otlp_json(request) + "\n").encode("utf-8"), target or "-")
+    if target not in (None, "-"):
+        click.echo(f"Wrote {target}: {spans} spans")
