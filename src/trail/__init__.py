@@ -5,6 +5,7 @@ Names are imported on first use, so that light entry points (agent hooks) do not
 
 from __future__ import annotations
 
+# The one place the version is written: pyproject.toml reads it from here (setuptools `attr`).
 __version__ = "0.1.0"
 __all__ = ["Event", "History", "Recorder", "Step", "TrailError", "__version__", "instrument", "open", "uninstrument"]
 

@@ -244,17 +244,38 @@ class Session:
         """The commit the session started from (its first step's parent); None when it started from nothing."""
         return self.history.store.base(self.id)
 
+    @property
+    def start_tree(self) -> str:
+        """The working tree when the session began (its first step's tree): the commit it started from, plus
+        whatever was uncommitted then."""
+        return self.history.store.step_at(self.id, 1).tree
+
     def diff(self) -> pygit2.Diff:
-        """Everything the session changed: from its base to its last step (from nothing on an unborn branch)."""
-        store = self.history.store
-        base = self.base
-        if base is not None:
-            return store.diff(base, self.tip)
+        """What changed during the session: from the working tree it began with to its last step. What was already
+        uncommitted when it began is not in it (`uncommitted_at_start`), nor are trail's own entries in an agent's
+        hook settings file (installing the hooks is not the agent's change)."""
+        from trail.install.owned import without_trails_changes
+
+        start = self.start_tree
+        return self.history.store.diff(start, without_trails_changes(self.history.repo.git, start, self.tip.tree))
+
+    def uncommitted_at_start(self) -> pygit2.Diff:
+        """What was already changed, and not committed, when the session began: from the commit it started from
+        (nothing, on an unborn branch) to its first step's tree, trail's hook entries left out."""
+        from trail.install.owned import without_trails_changes
+
         git = self.history.repo.git
-        empty = git[git.TreeBuilder().write()].peel(pygit2.Tree)
-        diff = empty.diff_to_tree(git[self.tip.commit].peel(pygit2.Tree))
-        diff.find_similar()
-        return diff
+        base = self.base
+        old = str(git[base].peel(pygit2.Tree).id) if base is not None else str(git.TreeBuilder().write())
+        return self.history.store.diff(old, without_trails_changes(git, old, self.start_tree))
+
+    def diff_from_base(self) -> pygit2.Diff:
+        """Everything from the commit the session started from to its last step: what was uncommitted when it
+        began and what changed during it (`git diff BASE TIP`)."""
+        git = self.history.repo.git
+        base = self.base
+        old = str(git[base].peel(pygit2.Tree).id) if base is not None else str(git.TreeBuilder().write())
+        return self.history.store.diff(old, self.tip.tree)
 
 
 _STATUS = {

@@ -12,7 +12,6 @@ from types import ModuleType
 
 import pygit2
 
-from trail.capture.redact import Redactor
 from trail.errors import TrailError
 from trail.gitcli import run_git
 from trail.repo import TrailRepo
@@ -52,21 +51,7 @@ def run_checks(path: str, fix: bool = False, agents: Sequence[ModuleType] = ()) 
     head = repo.head_commit()
     checks.append(Check(OK, "repository", f"{repo.workdir} (HEAD {'unborn' if head is None else str(head.id)[:10]})"))
     checks.append(_check_trail_dir(repo.trail_dir))
-    try:
-        config = repo.config
-        Redactor.with_extra_patterns(config.redact_patterns)
-        limit = config.max_file_size
-        redaction = "on" if config.redact_enabled else "OFF (redact.enabled = false)"
-        checks.append(
-            Check(
-                OK if config.redact_enabled else WARN,
-                "config",
-                f"redaction {redaction}, {len(config.redact_patterns)} extra patterns, "
-                f"files over {limit} bytes left out of snapshots",
-            )
-        )
-    except TrailError as e:
-        checks.append(Check(FAIL, "config", str(e)))
+    checks += _check_config(repo)
     found, problems = Store(repo).scan()
     if problems:
         shown = "\n".join(f"    {clean(str(p), True)}" for p in problems[:10])
@@ -86,6 +71,35 @@ def run_checks(path: str, fix: bool = False, agents: Sequence[ModuleType] = ()) 
     checks += _check_kept(repo, fix)
     checks += _check_hooks(repo, fix, agents)
     checks.append(_check_watcher(repo))
+    return checks
+
+
+def _check_config(repo: TrailRepo) -> list[Check]:
+    """What the settings make of recording, and every value trail cannot use (it uses the default instead)."""
+    from trail.config import format_size
+
+    config = repo.config
+    redaction = "on" if config.redact_enabled else "OFF (redact.enabled = false)"
+    checks = [
+        Check(
+            OK if config.redact_enabled else WARN,
+            "config",
+            f"redaction {redaction}, {len(config.redact_patterns)} extra patterns, "
+            f"files over {format_size(config.max_file_size)} left out of snapshots",
+        )
+    ]
+    problems = config.problems
+    if problems:
+        count = f"{len(problems)} value{'s' if len(problems) > 1 else ''}"
+        shown = "\n".join(f"    {clean(p.message, True)}" for p in problems)
+        checks.append(
+            Check(
+                WARN,
+                "config values",
+                f"{count} trail cannot use (recording goes on without them; "
+                f"`trail config KEY VALUE` checks a value before writing it):\n{shown}",
+            )
+        )
     return checks
 
 

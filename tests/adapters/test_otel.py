@@ -625,7 +625,7 @@ def test_without_the_package_the_otel_commands_say_how_to_install_it(repo: Path,
     for args in (["otel", "serve", "--port", "0"], ["import", "otlp", str(saved_run(tmp_path)[0])]):
         result = subprocess.run([*TRAIL, *args], cwd=repo, capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 1, result.stderr
-        assert "pip install 'trail[otel]'" in result.stderr
+        assert "pip install 'trail-recorder[otel]'" in result.stderr
 
 
 def test_other_commands_never_import_opentelemetry(repo: Path) -> None:

@@ -133,13 +133,13 @@ def test_the_watcher_stops_when_idle(repo: Path) -> None:
 
 
 def test_watch_auto_is_on_unless_turned_off(tmp_path: Path) -> None:
-    assert TrailConfig(tmp_path / "none", user_path=tmp_path / "none-either").get_bool("watch.auto", True) is True
+    assert TrailConfig(tmp_path / "none", user_path=tmp_path / "none-either").get_bool("watch.auto") is True
     user = tmp_path / "user"
     user.write_text("[watch]\n\tauto = false\n")
-    assert TrailConfig(tmp_path / "none", user_path=user).get_bool("watch.auto", True) is False
+    assert TrailConfig(tmp_path / "none", user_path=user).get_bool("watch.auto") is False
     local = tmp_path / "local"
     local.write_text("[watch]\n\tauto = true\n")
-    assert TrailConfig(local, user_path=user).get_bool("watch.auto", True) is True  # the repository's wins
+    assert TrailConfig(local, user_path=user).get_bool("watch.auto") is True  # the repository's wins
 
 
 def test_a_session_start_starts_the_watcher(repo: Path) -> None:

@@ -34,6 +34,11 @@ command steps), the model's replies with the tokens and cost aider reported for 
 the commits it made, linked to those commits when they are in this repository. .aider.input.history beside the file
 dates the inputs. Importing again adds only what is new. To record the code as aider changes it, run it under
 `trail record -- aider …`.
+
+\b
+Examples:
+  trail import aider --all                 .aider.chat.history.md at the root of this working tree
+  trail import aider ~/notes/.aider.chat.history.md
 """
 TITLE = "an aider chat history (Markdown, .aider.chat.history.md)"
 LOCATION = ".aider.chat.history.md at the root of this working tree"

@@ -49,6 +49,11 @@ trailer. Importing again is safe: only lines not yet recorded are added. A subag
 (when the parent is imported later, the link is added then). The copies of a conversation Claude Code makes for a
 compaction or a side question (subagents/agent-acompact-*, agent-aside_question-*) are not subagents: --all skips
 them, and importing one by name records only what its parent's transcript does not hold.
+
+\b
+Examples:
+  trail import claude --all
+  trail import claude ~/.claude/projects/-home-me-app/3f2a9b1c-5d1e-4b7a-9c0f-2e8d6a4b1f37.jsonl
 """
 TITLE = "a Claude Code transcript (JSON lines, ~/.claude/projects/<project>/<session>.jsonl)"
 LOCATION = "~/.claude/projects/ ($CLAUDE_CONFIG_DIR/projects/)"

@@ -45,6 +45,11 @@ aborts, and the tokens of each model request (the difference between Codex's run
 rollout holds no code state: the steps carry this repository's current HEAD tree, and say so in a Trail-Tree
 trailer. Importing again adds only what the rollout gained since; a tool call still waiting for its output is
 recorded once it has one (or once its turn ended without).
+
+\b
+Examples:
+  trail import codex --all
+  trail import codex ~/.codex/sessions/2026/11/30/rollout-2026-11-30T09-12-44-0199d5e2-7c3a-7f10-b2a4-5e6f7a8b9c0d.jsonl
 """
 TITLE = "a Codex CLI rollout (JSON lines, ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl)"
 LOCATION = "~/.codex/sessions/ and ~/.codex/archived_sessions/ ($CODEX_HOME)"

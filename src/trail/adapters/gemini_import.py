@@ -36,6 +36,11 @@ HELP = """Record Gemini CLI sessions from their saved chats (JSON lines, or one 
 A chat holds no code state: the steps carry this repository's current HEAD tree, and say so in a Trail-Tree
 trailer. Importing again is safe: only what was not recorded yet is added. A subagent's chat
 (chats/<session>/<id>.jsonl) becomes a session of its own, linked to its parent.
+
+\b
+Examples:
+  trail import gemini --all
+  trail import gemini ~/.gemini/tmp/app/chats/session-2026-11-30T09-12-3f2a9b1c.jsonl
 """
 TITLE = "a Gemini CLI chat (~/.gemini/tmp/<project>/chats/session-*.jsonl, or .json)"
 LOCATION = "~/.gemini/tmp/<project>/chats/ ($GEMINI_CLI_HOME/.gemini/tmp/)"

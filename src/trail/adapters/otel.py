@@ -1,8 +1,8 @@
 """OTLP traces read as plain spans, and a GenAI span's attributes read as the fields of trail's events.
 
 Requests are decoded with the opentelemetry-proto classes (protobuf, or OTLP JSON, whose trace and span ids are hex
-where protobuf's JSON mapping has base64). That package is optional (`pip install 'trail[otel]'`): `proto()`
-imports it when OTLP is read or written, never on the start-up path of other commands.
+where protobuf's JSON mapping has base64). That package is optional (`pip install 'trail-recorder[otel]'`):
+`proto()` imports it when OTLP is read or written, never on the start-up path of other commands.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from trail.errors import TrailError
 
-INSTALL_HINT = "pip install 'trail[otel]'"
+INSTALL_HINT = "pip install 'trail-recorder[otel]'"
 AGENT = "otel"  # the agent of a session whose spans name none
 
 # gen_ai.operation.name values, by what trail makes of them.

@@ -44,6 +44,11 @@ new user messages of gen_ai.input.messages) and a response (text, tool calls, mo
 tool calls, nested invoke_agent spans linked subagent sessions, and other spans notes (or nothing, with
 `trail config otel.otherSpans skip`). Each step keeps its trace_id, span_id and parent_span_id. Importing again adds
 only spans not recorded yet. `trail otel serve` records the same spans live, as an OTLP/HTTP receiver.
+
+\b
+Examples:
+  trail import otlp traces.json
+  trail import otlp /var/lib/otelcol/traces.jsonl    what the collector's file exporter wrote
 """
 
 

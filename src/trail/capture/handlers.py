@@ -137,7 +137,7 @@ def record_malformed(repo: TrailRepo, raw: bytes, problem: str) -> None:
 def autostart_watcher(repo: TrailRepo) -> None:
     """`watch.auto` (on unless turned off): a session's first hook starts the watcher for the next ones."""
     try:
-        if repo.config.get_bool("watch.auto", True):
+        if repo.config.get_bool("watch.auto"):
             from trail.capture.watch.daemon import start_daemon
 
             start_daemon(repo, wait=0)

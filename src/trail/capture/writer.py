@@ -17,6 +17,7 @@ import pygit2
 
 from trail.capture.redact import Redactor
 from trail.capture.watch import client as watchclient
+from trail.config import log_problems
 from trail.events import SESSION_END, SESSION_START, Event
 from trail.repo import TrailRepo
 from trail.store.bulk import BulkWriter
@@ -35,6 +36,7 @@ class StepWriter:
         self.snapshotter = snapshotter
         self.store = Store(repo)
         config = repo.config
+        log_problems(repo)  # a value it cannot use is its default here: say so once, in errors.log
         self.redactor = Redactor.with_extra_patterns(config.redact_patterns) if config.redact_enabled else None
 
     def snapshot(self) -> Snapshot:

@@ -56,6 +56,7 @@ COMMANDS = {
     "config": ("trail.cli.admin", "config_command"),
     "doctor": ("trail.cli.admin", "doctor"),
     "demo": ("trail.cli.admin", "demo"),
+    "completion": ("trail.cli.completion", "completion"),
 }
 
 
@@ -108,6 +109,14 @@ def cli(ctx: click.Context, directory: str, color: str, no_pager: bool) -> None:
 
     Long output goes through your pager (GIT_PAGER, core.pager, PAGER, less) on a terminal.
     Start with `trail demo` to see a recorded session.
+
+    \b
+    Examples:
+      trail demo                      record a sample session, and see what to try on it
+      trail hooks install claude      record the Claude Code sessions of this repository
+      trail log                       the steps of the latest session
+      trail -C ~/src/app sessions     the sessions of another repository
+      trail COMMAND --help            what a command does, with examples
     """
     ctx.obj = Context(directory, color=color, paging=not no_pager)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from trail.cli.context import Context, pass_ctx
@@ -42,46 +44,76 @@ def init(ctx: Context, share: str | None) -> None:
         click.echo(f"`git fetch {share}` {what} sessions too (refs/trail/sessions/*).")
 
 
-@click.command("config")
+class _ConfigCommand(click.Command):
+    """`trail config`, whose --help ends with the table of keys made from the schema (trail/config.py), so that
+    the help cannot drift from what trail accepts. Made when the help is shown: `trail init` pays nothing for it."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from trail.config import keys_help
+
+        super().format_help_text(ctx, formatter)
+        with formatter.section("Keys (in any case)"):
+            formatter.write_dl(keys_help(), col_max=28)
+
+
+@click.command("config", cls=_ConfigCommand)
 @click.argument("key", required=False)
 @click.argument("value", required=False)
-@click.option("--add", is_flag=True, help="Add VALUE to a key that can hold several (redact.pattern).")
-@click.option("--unset", is_flag=True, help="Remove KEY.")
-@click.option("--list", "as_list", is_flag=True, help="Show every setting.")
+@click.option("--add", is_flag=True, help="Add VALUE to a key that holds several (redact.pattern, snapshot.allow…).")
+@click.option("--unset", is_flag=True, help="Remove KEY from the repository's file.")
+@click.option("--list", "as_list", is_flag=True, help="Show every setting: its value, its default and its source.")
+@click.option(
+    "--show-origin",
+    is_flag=True,
+    help="As git config does: prefix each value with file:<path> of the file it comes from, or default.",
+)
 @pass_ctx
-def config_command(ctx: Context, key: str | None, value: str | None, add: bool, unset: bool, as_list: bool) -> None:
+def config_command(
+    ctx: Context, key: str | None, value: str | None, add: bool, unset: bool, as_list: bool, show_origin: bool
+) -> None:
     """Read or change trail's settings for this repository (.git/trail/config).
 
     Your defaults for every repository go in ~/.config/trail/config (edit it with git config -f); the
-    repository's own file overrides them.
-
-    \b
-    Keys:
-      snapshot.maxFileSize       files larger than this are left out of steps (default 10m)
-      snapshot.sensitive         a file-name pattern left out of snapshots, like .env (several with --add)
-      snapshot.allow             a file-name pattern kept in snapshots after all (several with --add)
-      snapshot.sensitiveDefaults false: only your own snapshot.sensitive patterns apply (default true)
-      redact.pattern             an extra regex to redact; several with --add
-      redact.enabled             false turns redaction off (default true)
-      watch.auto                 false: agent sessions (hooks) do not start `trail watch` (default true)
-      watch.idleMinutes          a watcher with no request for this long stops (default 60)
-      claude.transcriptRoot      another folder transcripts may be read from (several with --add)
-      sign                       true: sign each session when it ends, with your git signing key (default false)
-      otel.otherSpans            skip: `trail otel serve` and `trail import otlp` drop non-GenAI spans (default note)
-      price.<model>.<kind>       input, output, cacheRead or cacheWrite price per million tokens (trail stats)
+    repository's own file overrides them. A value is checked before it is written: a size, a number out of
+    bounds, a regular expression that does not compile or a key trail does not know is refused (exit 1) and
+    nothing changes. A bad value written by hand is not fatal: trail uses the key's default, logs the problem,
+    and `trail doctor` and `trail config --list` show it.
 
     \b
     Examples:
+      trail config --list                          # every setting, its value, default and source
+      trail config --list --show-origin            # as git config --list --show-origin prints it
+      trail config snapshot.maxFileSize 20m
       trail config watch.auto false
+      trail config --add redact.pattern 'acme_[0-9a-f]{32}'
       trail config --add snapshot.allow .env.test
       trail config price.claude-sonnet-4-5.output 15
+      trail config --unset watch.idleMinutes
     """
-    from trail.config import init_trail, set_config
+    from trail import config
 
-    init_trail(ctx.repo)
-    out = set_config(ctx.repo, key, value, add=add, unset=unset, as_list=as_list)
-    if out:
-        click.echo(out, nl=not out.endswith("\n"))
+    if as_list:
+        if key is not None or add or unset:
+            raise click.UsageError("--list takes no KEY, --add or --unset")
+        lines, warnings = config.list_values(ctx.repo.config, show_origin=show_origin)
+    elif key is None:
+        raise click.UsageError("name a KEY (or use --list); the keys are listed below `trail config --help`")
+    elif unset:
+        if value is not None or add:
+            raise click.UsageError("--unset takes a KEY alone")
+        config.unset_value(ctx.repo, key)
+        return
+    elif value is not None:
+        config.set_value(ctx.repo, key, value, add=add)
+        return
+    elif add:
+        raise click.UsageError("--add needs a KEY and a VALUE")
+    else:
+        lines, warnings = config.show_value(ctx.repo.config, key, show_origin=show_origin)
+    for line in lines:
+        click.echo(line)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()
@@ -131,28 +163,56 @@ def demo(directory: str | None) -> None:
     """Record a sample agent session in a throwaway repository, to try trail on.
 
     The repository is created at DIRECTORY (new or empty) or in a temporary folder.
+
+    \b
+    Examples:
+      trail demo
+      trail demo /tmp/trail-demo
     """
     from trail.demo import run_demo
 
     result = run_demo(directory)
     sid = result.session_id
     edit = next((s.n for s in result.steps if s.event.payload.get("name") == "Edit"), 2)
+    trail, folder = _this_trail()
     click.echo(f"Recorded a sample session of {len(result.steps)} steps in {result.path}\n")
     click.echo("Try:")
     lines = [
-        (f"cd {result.path}", ""),
-        ("trail replay", "the session as a story: prompts, answers, tools, diffs"),
-        ("trail view --open", "the same as a page in your browser"),
-        (f"trail show @{edit}", "one step in full"),
-        ("trail blame stats.py", "which step and prompt wrote each line"),
-        ("trail search ZeroDivisionError", "search every session"),
-        (f"trail rewind @{edit - 1}", "the code just before the fix, in place (trail rewind --undo)"),
-        ("trail stats", "steps, tools and tokens"),
+        (f"cd {shlex.quote(str(result.path))}", ""),
+        (f"{trail} replay", "the session as a story: prompts, answers, tools, diffs"),
+        (f"{trail} view --open", "the same as a page in your browser"),
+        (f"{trail} show @{edit}", "one step in full"),
+        (f"{trail} blame stats.py", "which step and prompt wrote each line"),
+        (f"{trail} search ZeroDivisionError", "search every session"),
+        (f"{trail} rewind @{edit - 1}", "the code just before the fix, in place (trail rewind --undo)"),
+        (f"{trail} stats", "steps, tools and tokens"),
         (f"git log --stat trail/sessions/{sid}", "the same history, with plain git"),
     ]
     width = max(len(cmd) for cmd, _ in lines[:-1])
     for cmd, what in lines:
         click.echo(f"  {cmd.ljust(width)}  {'# ' + what if what else ''}".rstrip())
+    if folder is not None:
+        click.echo(
+            f"\n`trail` is not on your PATH, so the commands above name it in full. To type `trail` alone:\n"
+            f'  export PATH="{folder}:$PATH"       # in ~/.bashrc or ~/.zshrc to keep it\n'
+            "or install it for your user with `pipx install .` (or `uv tool install .`) from trail's folder."
+        )
     click.echo("\nTo record your own sessions: `trail hooks install claude|codex|gemini|cursor` in your repository,")
     click.echo("`trail import PATH` for an agent's saved logs (aider too), `trail record -- CMD` (any agent), or")
     click.echo("trail.Recorder from Python.")
+
+
+def _this_trail() -> tuple[str, str | None]:
+    """How to run this trail from any folder: `trail` when the shell finds this same program, else its full path
+    (quoted for a POSIX shell), with the folder to add to PATH."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    me = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if me is None or not me.is_file() or me.suffix == ".py":
+        me = Path(sys.executable).resolve().parent / "trail"  # `python -m trail`: the script beside this Python
+    found = shutil.which("trail")
+    if found is not None and Path(found).resolve() == me:
+        return "trail", None
+    return shlex.quote(str(me)), str(me.parent)

@@ -128,6 +128,10 @@ def import_bundle_command(ctx: Context, path: str) -> None:
 
     As a fetch does: new sessions are added, sessions with new steps brought up to date, and a session whose
     history diverged from yours is kept as it is (the bundle's is kept in refs/trail/remotes/bundle/<id>).
+
+    \b
+    Examples:
+      trail import bundle fix.bundle     made by `trail export 3f2a9b1c --bundle fix.bundle`
     """
     from trail.share.bundle import import_bundle
 
@@ -154,6 +158,12 @@ def watch(ctx: Context, daemon: bool, stop: bool, status: bool) -> None:
     step; the recorded trees are the same either way. Runs in the foreground until Ctrl-C unless --daemon.
     One watcher per working tree; with `watch.auto` on (the default), each agent session trail's hooks record
     starts one.
+
+    \b
+    Examples:
+      trail watch --daemon
+      trail watch --status
+      trail watch --stop
     """
     from trail.capture.watch.daemon import start_daemon, stop_daemon, watcher_status
     from trail.capture.watch.server import WatchServer
@@ -198,6 +208,11 @@ def record(ctx: Context, command: tuple[str, ...]) -> None:
     the code after each burst of file changes (once nothing changed for 300 ms), and the exit status at the end.
     Ctrl-C reaches CMD as usual; SIGHUP (the terminal closed) and SIGTERM are passed on to CMD, and the session
     ends properly once it has exited. Exits with CMD's exit status.
+
+    \b
+    Examples:
+      trail record -- aider --model sonnet
+      trail record -- python my_agent.py --task fix-tests
     """
     from trail.capture.record import record_command
 

@@ -45,7 +45,11 @@ _SCOPE_HELP = (
 def hooks() -> None:
     """Install the hooks through which agents and git report to trail.
 
+    trail-hook always exits 0 and answers only what an agent requires, so a hook never changes what the agent
+    does; `trail doctor` checks that every installed hook finds trail-hook where its agent runs it.
+
     \b
+    Examples:
       trail hooks install claude   Claude Code runs `trail-hook claude` on each of its events
       trail hooks install gemini   Gemini CLI runs `trail-hook gemini` (.gemini/settings.json)
       trail hooks install cursor   Cursor's agent runs `trail-hook cursor` (.cursor/hooks.json)
@@ -53,9 +57,6 @@ def hooks() -> None:
       trail hooks install git      git runs `trail-hook git-post-commit` after each commit
       trail hooks status           what is installed where, for every agent
       trail hooks uninstall AGENT  remove them, leaving the files as they were before
-
-    trail-hook always exits 0 and answers only what an agent requires, so a hook never changes what the agent
-    does; `trail doctor` checks that every installed hook finds trail-hook where its agent runs it.
     """
 
 
@@ -118,6 +119,13 @@ def install(ctx: Context, agent: str, scope: str | None) -> None:
     trail-hook is named by its full path unless PATH finds this same installation's trail-hook without the
     virtual environment trail runs in (an agent started from another shell has none). A project file that names
     a path inside your virtual environment or home is flagged: for whoever else gets it, the hook runs nothing.
+
+    \b
+    Examples:
+      trail hooks install claude                  .claude/settings.json, shared with the project
+      trail hooks install claude --scope user     ~/.claude/settings.json, every project of yours
+      trail hooks install codex --scope notify
+      trail hooks install git
     """
     if agent in MORE_AGENTS:
         click.echo(_more(agent).install(_workdir(ctx), _scope_for(agent, scope)))
@@ -163,6 +171,12 @@ def uninstall(ctx: Context, agent: str, scope: str | None) -> None:
 
     git: deletes trail's post-commit hook and moves post-commit.pre-trail, if there is one, back to
     post-commit, with its content and mode as they were.
+
+    \b
+    Examples:
+      trail hooks uninstall claude
+      trail hooks uninstall claude --scope user
+      trail hooks uninstall git
     """
     if agent in MORE_AGENTS:
         click.echo(_more(agent).uninstall(_workdir(ctx), _scope_for(agent, scope)))
@@ -199,6 +213,11 @@ def status(ctx: Context, as_json: bool) -> None:
     hooks directory, whether trail's post-commit hook is there, and whether it chains a hook that was there
     before. With --json, the same as data, one key per agent. `trail doctor` goes further: it checks that each
     installed hook finds a trail-hook where its agent runs it.
+
+    \b
+    Examples:
+      trail hooks status
+      trail hooks status --json
     """
     workdir = _workdir(ctx)
     claude = [inst.claude_status(scope, workdir) for scope in inst.SCOPES]

@@ -13,10 +13,16 @@ from trail.cli.context import Context, pass_ctx
 
 @click.group("otel")
 def otel_group() -> None:
-    """Record OpenTelemetry GenAI traces (needs `pip install 'trail[otel]'`).
+    """Record OpenTelemetry GenAI traces (needs `pip install 'trail-recorder[otel]'`).
 
     `trail otel serve` receives OTLP/HTTP traces live; `trail import otlp FILE` reads saved OTLP JSON; `trail export
     SESSION --otlp` writes a session as GenAI spans.
+
+    \b
+    Examples:
+      trail otel serve
+      trail import otlp traces.json
+      trail export 3f2a9b1c --otlp --endpoint http://127.0.0.1:4318/v1/traces
     """
 
 

@@ -194,19 +194,40 @@ def show(ctx: Context, step: str | None, full: bool, as_json: bool, color: str |
 @click.argument("step2", required=False)
 @click.option("--stat", is_flag=True, help="A summary of changed files instead of the patch.")
 @click.option("--name-status", is_flag=True, help="Only each changed file's name and status.")
+@click.option(
+    "--before",
+    is_flag=True,
+    help="For a SESSION: what was already changed, and not committed, when it began (not the agent's doing).",
+)
+@click.option(
+    "--from-base",
+    is_flag=True,
+    help="For a SESSION: everything from the commit it started from, uncommitted work included (git diff BASE TIP).",
+)
 @output_options
 @pass_ctx
 def diff(
-    ctx: Context, step: str, step2: str | None, stat: bool, name_status: bool, color: str | None, no_pager: bool
+    ctx: Context,
+    step: str,
+    step2: str | None,
+    stat: bool,
+    name_status: bool,
+    before: bool,
+    from_base: bool,
+    color: str | None,
+    no_pager: bool,
 ) -> None:
-    """Show a code change: of a whole SESSION (from the commit it started from to its last step), of one STEP,
-    or from STEP to STEP2.
+    """Show a code change: what a whole SESSION changed, what one STEP changed, or from STEP to STEP2.
 
-    Same as `git diff BASE TIP`, `git diff STEP~1 STEP` or `git diff STEP STEP2` on the step commits.
+    For a SESSION, the change made during it: from the working tree it began with (its first step) to its last
+    step. What was already uncommitted when it began is not the agent's doing and is left out (a note says so;
+    --before shows it, --from-base shows both), and so are trail's own entries in an agent's hook settings file.
+    For a STEP, `git diff STEP~1 STEP`; for two steps, `git diff STEP STEP2`.
 
     \b
     Examples:
-      trail diff 3f2a9b1c           everything that session changed
+      trail diff 3f2a9b1c           what changed during that session
+      trail diff 3f2a9b1c --before  what was already uncommitted when it began
       trail diff @7                 what step 7 of the latest session changed
       trail diff @3 @9 --stat
     """
@@ -215,11 +236,32 @@ def diff(
     from trail.views.terminal import color_patch, file_lines
 
     history = ctx.history
+    if before and from_base:
+        raise click.UsageError("--before and --from-base are two views of a session: choose one")
     if step2:
+        if before or from_base:
+            raise click.UsageError("--before and --from-base show a SESSION, not a range of steps")
         changes = history.diff(history.step(step), history.step(step2))
     else:
         session, found = history.resolve(step)
-        changes = session.diff() if found is None else history.diff(None, found)
+        if found is not None:
+            if before or from_base:
+                raise click.UsageError(f"{step} is a step; --before and --from-base show a whole SESSION")
+            changes = history.diff(None, found)
+        elif before:
+            changes = session.uncommitted_at_start()
+        elif from_base:
+            changes = session.diff_from_base()
+        else:
+            changes = session.diff()
+            earlier = len(session.uncommitted_at_start())
+            if earlier:
+                files = f"{earlier} file" + ("s were" if earlier != 1 else " was")
+                click.echo(
+                    f"note: {files} already changed, and not committed, when the session began: not shown "
+                    f"(`trail diff {step} --before`)",
+                    err=True,
+                )
     with ctx.terminal(color, no_pager) as term:
         if stat:
             from pygit2.enums import DiffStatsFormat

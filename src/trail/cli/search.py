@@ -121,6 +121,11 @@ def reindex(ctx: Context) -> None:
 
     Never needed for correctness: `trail search` brings the index up to date by itself, reading only the sessions
     that changed. Use it after a crash of the disk, or to see how long a full build takes.
+
+    \b
+    Examples:
+      trail reindex
+      trail -C ~/src/app reindex
     """
     import sys
     import time

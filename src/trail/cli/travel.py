@@ -17,6 +17,11 @@ def checkout(ctx: Context, step: str, directory: str | None) -> None:
     The worktree is created at DIRECTORY (new or empty), or in a temporary folder, with a detached HEAD.
     Your current working tree, index and branches are not touched. Remove it with
     `git worktree remove PATH`.
+
+    \b
+    Examples:
+      trail checkout @-1                   the code one step before the latest, in a temporary folder
+      trail checkout 3f2a9b1c@12 /tmp/s12  step 12 of a session, in /tmp/s12
     """
     from trail.timetravel.checkout import checkout_step
     from trail.views.term import clean

@@ -311,3 +311,19 @@ def _same_as_backup(spec: HookFile, cleaned: dict[str, Any], backup: _Backup, te
         return cleaned == _without_ours(spec, _merged(spec, before, template, Path()))[0]
     except TrailError:
         return False
+
+
+def without_trail(spec: HookFile, data: bytes | None) -> Any:
+    """A hook file's settings as the person has them, trail's entries taken out (None: no file; the bytes as they
+    are when they are not a JSON object, which is then the person's own). A file made by install alone reads as
+    an empty object, as no file at all does."""
+    if data is None:
+        return {}
+    try:
+        settings = json.loads(data)
+    except ValueError:
+        return data
+    if not isinstance(settings, dict):
+        return data
+    cleaned, _ = _without_ours(spec, settings)
+    return {k: v for k, v in cleaned.items() if (k, v) not in spec.new_file}

@@ -5,7 +5,7 @@ form is refused and reported, never overwritten. Fetching brings the remote's se
 (`refs/trail/remotes/<remote>/<id>`) first, then takes each into `refs/trail/sessions/` only when that is safe: a
 session new here, or one whose local history the remote's extends. A local session whose history diverged from the
 remote's is kept as it is, the remote's copy stays in the staging ref, and both are reported. Nothing is pushed
-unless asked.
+unless asked; a push larger than store.maxObjectSize is sent in parts below it (share/stages.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pygit2
 
 from trail.errors import TrailError
 from trail.gitcli import run_git
+from trail.share import stages
 from trail.store.steps import REF_PREFIX, Store, check_session_id, session_ref
 
 STAGING = "refs/trail/remotes/"
@@ -36,12 +37,16 @@ class RefUpdate:
 class TransferResult:
     remote: str
     updates: list[RefUpdate] = field(default_factory=list)
+    staged: int = 0  # pushes made before the session refs', to keep each below store.maxObjectSize
 
     def count(self, status: str) -> int:
         return sum(u.status == status for u in self.updates)
 
     def to_json(self) -> dict[str, Any]:
-        return {"remote": self.remote, "updates": [vars(u) for u in self.updates]}
+        data: dict[str, Any] = {"remote": self.remote, "updates": [vars(u) for u in self.updates]}
+        if self.staged:
+            data["staged"] = self.staged
+        return data
 
 
 def default_remote(store: Store) -> str:
@@ -69,12 +74,21 @@ def push(store: Store, remote: str, session_ids: Sequence[str] | None) -> Transf
     """Push the named sessions (with their subagents), or every session when `session_ids` is None."""
     if session_ids is None:
         refspecs = [f"{REF_PREFIX}*:{REF_PREFIX}*"]
+        sessions = store.session_ids()
     else:
-        refspecs = [f"{session_ref(s)}:{session_ref(s)}" for s in with_children(store, session_ids)]
+        sessions = with_children(store, session_ids)
+        refspecs = [f"{session_ref(s)}:{session_ref(s)}" for s in sessions]
     if not refspecs:
         return TransferResult(remote)
-    output = _git_transfer(store, ["push", "--porcelain", remote, *refspecs], allow_rejected=True)
-    result = TransferResult(remote)
+    # A push larger than store.maxObjectSize goes in parts first, each below it (share/stages.py).
+    tips = sorted({tip for tip in map(store.tip_commit, sessions) if tip is not None})
+    first = stages.stages(store, remote, tips, store.max_object_size)
+    temporary = stages.push_stages(store, remote, first)
+    try:
+        output = _git_transfer(store, ["push", "--porcelain", remote, *refspecs], allow_rejected=True)
+    finally:
+        stages.delete(store, remote, temporary)
+    result = TransferResult(remote, staged=len(first))
     for line in output.splitlines():
         parts = line.split("\t")
         if len(parts) < 3 or not parts[1].startswith(REF_PREFIX):

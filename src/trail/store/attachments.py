@@ -14,6 +14,10 @@ The event lists its blobs (`attachments`, beside `payload`: [{"blob", "media_typ
 refers to each where it was (an image block's `source.trail_blob`). Only trail's own adapters fill that list,
 never text an agent wrote, so nothing in a transcript can make another object of the repository reachable from a
 session (and pushed with it). Attachments are bytes: redaction reads text and never sees them.
+
+A step whose event has values too large for its commit (store/bodies.py) hangs them from the same last parent:
+a chain of `trail-body` commits, the first sitting on the attachment commit (when there is one), the last being
+the step's parent, still named `attachments_commit`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from trail.store.format import signature
 from trail.store.pack import object_id
 
 HEADER = b"trail-attachments"
+BODY_HEADER = b"trail-body"  # the commits that hold a step's large values (store/bodies.py), above this one
 FIELD = "attachments"  # the event's own field (Event.extra) listing its blobs
 _BLOB_RE = re.compile(r"^[0-9a-f]{40}$")
 _EXTENSIONS = {
@@ -111,10 +116,11 @@ def side_commit(
 
 
 def is_side_commit(raw: bytes) -> bool:
-    """Whether the commit object `raw` is a step's attachment commit (by its header, never by its message)."""
+    """Whether the commit object `raw` is a step's attachment commit, or one of the commits holding its large
+    values (store/bodies.py), by its header, never by its message."""
     end = raw.find(b"\n\n")
     headers = raw[: end if end >= 0 else len(raw)]
-    return (b"\n" + HEADER + b" ") in headers
+    return (b"\n" + HEADER + b" ") in headers or (b"\n" + BODY_HEADER + b" ") in headers
 
 
 def _extension(media_type: Any) -> str:

@@ -16,6 +16,7 @@ from pygit2.enums import ObjectType
 
 from trail.errors import TrailError
 from trail.events import Event
+from trail.store import bodies
 from trail.store.format import OmittedFile
 from trail.store.pack import PackWriter
 from trail.store.steps import Step, Store, check_session_id
@@ -71,7 +72,9 @@ class SessionBatch:
         step.commit = self.bulk.pack.add(ObjectType.COMMIT, raw)
         self.previous = step
         self.written.append(step.commit)
-        if self.bulk.pack.size >= self.bulk.limit:
+        # A step with large values (store/bodies.py) is written at once: its event is read back from its blobs.
+        spilled = step.stored_record.get(bodies.FIELD)
+        if spilled or self.bulk.pack.size >= self.bulk.limit:
             self.bulk.flush()
         return self.previous
 

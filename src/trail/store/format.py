@@ -174,9 +174,11 @@ def encode_commit(
     tree: str,
     parents: list[str],
     committer: tuple[str, str],
+    event_header: str | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     """The raw commit object of a step, and its summary. `event` is already stamped with its session and step
-    number."""
+    number. `event_header`, when given, is the `trail-event` JSON to write instead of `record`'s own (the record
+    with its large values taken out, store/bodies.py): the summary and the message are made from `event`."""
     model = event.model or record["session"].get("model")
     author_name = f"{event.agent or 'agent'} ({model})" if model else (event.agent or "agent")
     author = signature(author_name, f"{_slug(event.agent or 'agent')}@agents.trail.invalid", event.time)
@@ -187,7 +189,8 @@ def encode_commit(
     line = event.summary()
     summary = summarize(record, event, line)
     head += _SUMMARY_PREFIX + ev.dumps(summary).encode("ascii") + b"\n"
-    head += _EVENT_PREFIX + ev.dumps(record).encode("ascii") + b"\n"
+    header = event_header if event_header is not None else ev.dumps(record)
+    head += _EVENT_PREFIX + header.encode("ascii") + b"\n"
     message = format_message(event, record, line)
     return head + b"\n" + message.encode("utf-8", "replace"), summary
 

@@ -23,8 +23,8 @@ from trail import events as ev
 from trail.errors import TrailError
 from trail.events import Event
 from trail.gitcli import clean_env
+from trail.store import attachments, bodies, treebytes
 from trail.store import format as fmt
-from trail.store import treebytes
 from trail.store.bulk import DEFAULT_LIMIT
 from trail.store.format import MalformedStep, ParsedCommit
 from trail.store.pack import PackWriter, object_id
@@ -196,8 +196,8 @@ class _Scrubber:
             new_tree, removed = self._strip(tree, self.trie, "") if self.trie else (tree, [])
             record, replaced = self._scrub_record(parsed, raw)
             if record is not None or removed:
-                record = record if record is not None else parsed.record()
-                new_raw = self._encode(raw, record, replaced, removed, new_tree, new_parents)
+                record = record if record is not None else self._full_record(parsed)
+                new_raw = self._encode(raw, record, replaced, removed, new_tree, new_parents, _has_bodies(parsed))
                 out.changed += 1
                 out.replaced += replaced
                 out.files += len(removed)
@@ -221,13 +221,11 @@ class _Scrubber:
         return out
 
     def _scrub_record(self, parsed: ParsedCommit, raw: bytes) -> tuple[dict[str, Any] | None, int]:
-        """The step's record with the texts replaced and how many were, or (None, 0) when none is in it."""
-        if not self.texts or not any(needle in raw for needle in self.needles):
+        """The step's record with the texts replaced and how many were, or (None, 0) when none is in it. A step
+        whose large values are blobs (store/bodies.py) is searched with them put back."""
+        if not self.texts or not (_has_bodies(parsed) or any(needle in raw for needle in self.needles)):
             return None, 0
-        try:
-            record = parsed.record()
-        except MalformedStep as e:
-            raise TrailError(f"a step of this session cannot be read ({e}); `trail verify` tells more") from None
+        record = self._full_record(parsed)
         count = [0]
         out: dict[str, Any] = {}
         for key, value in record.items():
@@ -240,6 +238,13 @@ class _Scrubber:
             else:
                 out[key] = self._replace(value, count)
         return (out, count[0]) if count[0] else (None, 0)
+
+    def _full_record(self, parsed: ParsedCommit) -> dict[str, Any]:
+        """The step's record, its large values read back from their blobs."""
+        try:
+            return bodies.resolve(parsed.record(), self.store.body_blob)
+        except MalformedStep as e:
+            raise TrailError(f"a step of this session cannot be read ({e}); `trail verify` tells more") from None
 
     def _replace_fields(self, fields: dict[str, Any], kept: frozenset[str], count: list[int]) -> dict[str, Any]:
         return {
@@ -268,6 +273,7 @@ class _Scrubber:
         removed: list[tuple[str, int]],
         tree: bytes,
         parents: list[str],
+        has_bodies: bool = False,
     ) -> bytes:
         record = dict(record)
         if removed:
@@ -282,7 +288,21 @@ class _Scrubber:
             event = Event.from_dict(record["event"])
         except (ValueError, TypeError, KeyError) as e:
             raise TrailError(f"a step of this session holds an event that cannot be read ({e})") from None
-        new_raw, _ = fmt.encode_commit(event, record, tree.hex(), parents, _committer(raw))
+        committer = _committer(raw)
+        header = None
+        if has_bodies:
+            # Its large values are taken out again, into a new chain of side commits (the old one holds the text).
+            side = record.pop("attachments_commit", None)
+            parents = [p for p in parents if p != side]
+            objects: list[tuple[ObjectType, bytes]] = []
+            try:
+                attached = attachments.declared(event)
+            except TrailError:
+                attached = []
+            header = self.store.event_header(event, record, parents, attached, objects, None, committer)
+            for kind, data in objects:
+                self._put(kind, data)
+        new_raw, _ = fmt.encode_commit(event, record, tree.hex(), parents, committer, header)
         return new_raw
 
     # -- trees ---------------------------------------------------------------------------------------------------
@@ -478,6 +498,11 @@ class _Scrubber:
                 hits.add(name)
         memo[oid] = hits
         return {prefix + p for p in hits}
+
+
+def _has_bodies(parsed: ParsedCommit) -> bool:
+    """Whether the step keeps large values as blobs (store/bodies.py)."""
+    return b'"' + bodies.FIELD.encode() + b'":' in parsed.raw and bool(parsed.record().get(bodies.FIELD))
 
 
 def _escaped(text: str) -> bytes:

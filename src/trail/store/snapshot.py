@@ -23,6 +23,7 @@ from pygit2.enums import FileMode
 from pygit2.utils import StrArray
 
 from trail.repo import TrailRepo
+from trail.store import objectsize
 from trail.store.format import OmittedFile
 from trail.store.locking import file_lock
 from trail.store.sensitive import REASON as SENSITIVE_REASON
@@ -44,16 +45,21 @@ class Snapshot:
 def snapshot_worktree(repo: TrailRepo, max_file_size: int | None = None) -> Snapshot:
     """Write the working tree (tracked plus untracked-not-ignored files) as a tree object.
 
-    Files larger than `max_file_size` whose content is not already in the private index, and untracked files
-    that hold credentials by their nature (store/sensitive.py), are left out and listed in `omitted`. Writers of
-    one worktree are serialized by a lock in the worktree's trail folder.
+    Files larger than `max_file_size` (or than store.maxObjectSize, which caps it) whose content is not already in
+    the private index, and untracked files that hold credentials by their nature (store/sensitive.py), are left
+    out and listed in `omitted`. Writers of one worktree are serialized by a lock in the worktree's trail folder.
     """
     config = repo.config
-    limit = config.max_file_size if max_file_size is None else max_file_size
+    limit, objects = objectsize.snapshot_limit(config)
+    if max_file_size is not None:
+        limit = min(max_file_size, objects)
     repo.ensure_dirs()
     with file_lock(repo.worktree_trail_dir / LOCK_NAME):
         index = _load_private_index(repo)
-        omitted = _add_all(index, repo, limit, config.sensitive_files)
+        omitted = [
+            OmittedFile(o.path, o.size, objectsize.REASON) if o.reason is None and o.size <= config.max_file_size else o
+            for o in _add_all(index, repo, limit, config.sensitive_files)
+        ]
         for item in omitted:
             if item.path in index:
                 index.remove(item.path)  # its old content would misstate the file

@@ -23,7 +23,7 @@ from trail import traceids
 from trail.errors import StepNotFoundError, TrailError
 from trail.events import Event
 from trail.repo import TrailRepo
-from trail.store import attachments, pack
+from trail.store import attachments, bodies, objectsize, pack
 from trail.store import format as fmt
 from trail.store.format import MalformedStep, OmittedFile, ParsedCommit
 from trail.store.locking import file_lock
@@ -44,7 +44,19 @@ class Step:
     Listings read only the step's summary; `event` (the full payload) is parsed on first use.
     """
 
-    __slots__ = ("session_id", "n", "commit", "parents", "tree", "facts", "_parsed", "_record", "_time", "_store")
+    __slots__ = (
+        "session_id",
+        "n",
+        "commit",
+        "parents",
+        "tree",
+        "facts",
+        "_parsed",
+        "_record",
+        "_resolved",
+        "_time",
+        "_store",
+    )
 
     def __init__(
         self,
@@ -66,6 +78,7 @@ class Step:
         self.facts = facts
         self._parsed = parsed
         self._record = record
+        self._resolved: dict[str, Any] | None = None
         self._time: datetime | None = None
         self._store = store
 
@@ -144,6 +157,22 @@ class Step:
 
     @property
     def record(self) -> dict[str, Any]:
+        """The full `trail-event` record, its large values (store/bodies.py) read back from their blobs."""
+        if self._resolved is None:
+            stored = self.stored_record
+            if not stored.get(bodies.FIELD):
+                return stored
+            if self._store is None:
+                raise MalformedStep(f"step {self.address} was read without its store")
+            try:
+                self._resolved = bodies.resolve(stored, self._store.body_blob)
+            except MalformedStep as e:
+                raise MalformedStep(f"step {self.address}: {e}") from None
+        return self._resolved
+
+    @property
+    def stored_record(self) -> dict[str, Any]:
+        """The record as its commit holds it: large values are references to their blobs."""
         if self._record is None:
             parsed = self._parsed
             if isinstance(parsed, bytes):  # the commit this process just wrote
@@ -169,21 +198,21 @@ class Step:
             return ()
         return tuple(
             OmittedFile(str(o.get("path")), int(o.get("size") or 0), o.get("reason"))
-            for o in self.record.get("omitted") or ()
+            for o in self.stored_record.get("omitted") or ()
             if isinstance(o, dict)
         )
 
     @property
     def attachments(self) -> list[dict[str, Any]]:
         """The binary attachments the step carries ({"blob", "media_type", "size"}); `Store.attachment` reads one."""
-        items = self.record["event"].get(attachments.FIELD)
+        items = self.stored_record["event"].get(attachments.FIELD)
         return [dict(i) for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
     @property
     def attachments_commit(self) -> str | None:
-        """The parent that keeps the step's attachments reachable (store/attachments.py): not a commit of yours, not
-        a step; None when the step has no attachments."""
-        found = self.record.get("attachments_commit")
+        """The parent that keeps the step's attachments and large values reachable (store/attachments.py,
+        store/bodies.py): not a commit of yours, not a step; None when the step has neither."""
+        found = self.stored_record.get("attachments_commit")
         return found if isinstance(found, str) else None
 
     @property
@@ -197,7 +226,7 @@ class Step:
     def redacted(self) -> dict[str, int]:
         if not self.facts.get("redacted"):
             return {}
-        return dict(self.record.get("redacted") or {})
+        return dict(self.stored_record.get("redacted") or {})
 
     def to_json(self, full: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -587,16 +616,8 @@ class Store:
             session = {"started": event.time.isoformat(), "agent": event.agent}
         parents += [str(p) for p in extra_parents if str(p) not in parents]
         attached = attachments.declared(event)
-        side_commit = None
-        if attached:
-            if side_objects is None:
-                raise TrailError("this step has attachments, and its writer has no way to write them")
-            objects = attachments.side_commit(
-                attached, session_id, n, event.time, self.identity, blob_exists or self.git.odb.exists
-            )
-            side_objects += objects
-            side_commit = pack.object_id(*objects[-1]).hex()
-            parents.append(side_commit)
+        if attached and side_objects is None:
+            raise TrailError("this step has attachments, and its writer has no way to write them")
         if tree is None:
             tree = previous.tree if previous is not None else self._base_tree(parents)
         session.setdefault("worktree", self.worktree)
@@ -643,12 +664,65 @@ class Store:
         }
         if tree_source:
             record["tree_source"] = tree_source
-        if side_commit is not None:
-            record["attachments_commit"] = side_commit
-        raw, facts = fmt.encode_commit(stamped, record, str(tree), parents, self.identity)
+        header = self.event_header(stamped, record, parents, attached, side_objects, blob_exists, self.identity)
+        raw, facts = fmt.encode_commit(stamped, record, str(tree), parents, self.identity, header)
         # The step reads its event back from the bytes written, as it will be read from git (not from `record`,
         # whose values may be Python objects that JSON turned into strings).
         return raw, Step(session_id, n, "", tuple(parents), str(tree), facts, parsed=raw, store=self)
+
+    def event_header(
+        self,
+        event: Event,
+        record: dict[str, Any],
+        parents: list[str],
+        attached: list[dict[str, Any]],
+        side_objects: list[tuple[ObjectType, bytes]] | None,
+        blob_exists: Callable[[str], bool] | None,
+        committer: tuple[str, str],
+    ) -> str:
+        """The `trail-event` header of `record`, with its large values taken out (store/bodies.py). When the step
+        has attachments or large values, the objects that keep them reachable are added to `side_objects`, the
+        last of them to `parents` and to `record` as `attachments_commit`."""
+        header = ev.dumps(record)
+        spilled = bodies.spill(record, header, self.max_object_size)
+        if not attached and spilled is None:
+            return header
+        if side_objects is None:
+            raise TrailError("this step has large values, and its writer has no way to write them")
+        n, session_id = record["event"]["step"], record["event"]["session"]
+        top = None
+        if attached:
+            objects = attachments.side_commit(
+                attached, session_id, n, event.time, committer, blob_exists or self.git.odb.exists
+            )
+            side_objects += objects
+            top = pack.object_id(*objects[-1]).hex()
+        if spilled is not None:
+            objects = bodies.side_chain(spilled.blobs, self.max_object_size, session_id, n, event.time, committer, top)
+            side_objects += objects
+            top = pack.object_id(*objects[-1]).hex()
+        assert top is not None
+        parents.append(top)
+        record["attachments_commit"] = top
+        if spilled is None:
+            return ev.dumps(record)
+        spilled.record["attachments_commit"] = top
+        return ev.dumps(spilled.record)
+
+    @cached_property
+    def max_object_size(self) -> int:
+        """The largest object a step may write (store.maxObjectSize; store/objectsize.py)."""
+        return objectsize.max_object_size(self.repo.config)
+
+    def body_blob(self, blob: str) -> bytes:
+        """One blob of a step's large value (store/bodies.py)."""
+        try:
+            kind, data = self.git.odb.read(blob)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise MalformedStep(f"blob {blob} of a large value is not in this repository") from None
+        if kind != ObjectType.BLOB:
+            raise MalformedStep(f"{blob} is not a blob")
+        return bytes(data)
 
     @cached_property
     def worktree(self) -> str:

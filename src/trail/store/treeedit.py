@@ -18,6 +18,7 @@ import pygit2
 from pygit2.enums import FileMode
 
 from trail.repo import TrailRepo
+from trail.store import objectsize
 from trail.store.sensitive import REASON as SENSITIVE_REASON
 from trail.store.sensitive import SensitiveFiles
 from trail.store.snapshot import OmittedFile, submodule_head, user_gitlinks, user_tracked
@@ -54,7 +55,8 @@ class TreeEditor:
         self.repo = repo
         self.trail_repo = trail_repo
         self.workdir = trail_repo.workdir
-        self.limit = max_file_size
+        self.wanted = max_file_size
+        self.limit = min(max_file_size, objectsize.max_object_size(trail_repo.config))  # no larger object is written
         self.sensitive = sensitive or SensitiveFiles(defaults=False)
         self._reasons: dict[str, str] = {}
         self.file_mode = _config_bool(repo, "core.filemode", True)
@@ -120,6 +122,8 @@ class TreeEditor:
             return None
         if st.st_size > self.limit:
             omitted[path] = st.st_size
+            if st.st_size <= self.wanted:
+                self._reasons[path] = objectsize.REASON
             return None
         mode: int = FileMode.BLOB_EXECUTABLE if st.st_mode & stat.S_IXUSR else FileMode.BLOB
         if not self.file_mode:

@@ -16,7 +16,7 @@ import pygit2
 from pygit2.enums import ObjectType
 
 from trail.events import Event
-from trail.store import treebytes
+from trail.store import bodies, treebytes
 from trail.store.format import MalformedStep, ParsedCommit
 from trail.store.pack import object_id
 from trail.store.sign import BAD, GOOD, SignatureCheck, check_signature
@@ -147,8 +147,14 @@ class Verifier:
             for extra in parsed.parents[1:]:
                 if not self.odb.exists(extra):
                     side = parsed.record().get("attachments_commit") == extra
-                    what = "the commit holding its attachments" if side else "a commit of yours it records"
+                    what = (
+                        "the commit holding its attachments or large values" if side else "a commit of yours it records"
+                    )
                     check.faults.append(Fault(n, commit, f"its parent {extra[:12]} ({what}) is missing"))
+            if b'"' + bodies.FIELD.encode() + b'":' in raw:
+                fault = self._bodies(parsed)
+                if fault is not None:
+                    check.faults.append(Fault(n, commit, fault))
             if n == 1:
                 if parsed.parents and not self.odb.exists(parsed.parents[0]):
                     base = parsed.parents[0][:12]
@@ -184,6 +190,22 @@ class Verifier:
                 f"trail-event step {n}"
             )
         return parsed, n
+
+    def _bodies(self, parsed: ParsedCommit) -> str | None:
+        """What is wrong with the blobs holding a step's large values (store/bodies.py), or None: each is there,
+        and the step has the side parent that keeps them."""
+        try:
+            record = parsed.record()
+            blobs = bodies.blobs_of(record)
+        except MalformedStep as e:
+            return str(e)
+        side = record.get("attachments_commit")
+        if not isinstance(side, str) or side not in parsed.parents[1:]:
+            return "its large values are not held by a parent of it"
+        for blob in blobs:
+            if not self._blob(bytes.fromhex(blob)):
+                return f"blob {blob[:12]} of a large value is missing"
+        return None
 
     # -- objects ---------------------------------------------------------------------------------------------------
 

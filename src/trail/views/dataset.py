@@ -182,7 +182,8 @@ def trajectory_record(session: Session) -> dict[str, Any]:
         "base_commit": base,
         "ended": end_reason(session),
         "steps": steps,
-        "final_diff": session.diff().patch or "",
+        "uncommitted_at_start": session.uncommitted_at_start().patch or "",  # base + this = the start
+        "final_diff": session.diff().patch or "",  # what changed during the session: the start + this = the end
     }
 
 

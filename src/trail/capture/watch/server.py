@@ -36,7 +36,6 @@ log = logging.getLogger("trail.watch")
 BUDGET_SECONDS = float(os.environ.get("TRAIL_WATCH_BUDGET", "8"))
 # After the last session ended, in case the person starts another at once.
 ENDED_GRACE_SECONDS = float(os.environ.get("TRAIL_WATCH_GRACE", "30"))
-DEFAULT_IDLE_MINUTES = 60
 
 
 class WatchServer:
@@ -53,10 +52,7 @@ class WatchServer:
         self.served_any = False
         self.ended_at: float | None = None
         if idle_minutes is None:
-            try:
-                idle_minutes = float(repo.config.get("watch.idleMinutes") or DEFAULT_IDLE_MINUTES)
-            except ValueError:
-                idle_minutes = DEFAULT_IDLE_MINUTES
+            idle_minutes = repo.config.get_number("watch.idleMinutes")
         self.idle_seconds = idle_minutes * 60
         self._stop = False
         self._lock_fd: int | None = None
