@@ -10,26 +10,25 @@ serializes the batches of this process and takes the sessions' locks against oth
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import sys
 import threading
 import zlib
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from trail.adapters import otel
 from trail.adapters.otel_import import OtelRecorder, RecordResult
 from trail.errors import TrailError
+from trail.localhttp import LocalServer
 from trail.repo import TrailRepo
 
 PATH = "/v1/traces"
 MAX_BODY = 64 << 20  # bytes, after decompression too
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-_WILDCARDS = ("0.0.0.0", "::", "")
 # google.rpc.Code values for the Status of a refusal.
 _RPC_CODE = {400: 3, 404: 5, 405: 12, 413: 8, 415: 3, 421: 7, 500: 13, 503: 14}
 
@@ -41,41 +40,20 @@ class Refused(Exception):
         self.message = message
 
 
-class OtlpServer(ThreadingHTTPServer):
+class OtlpServer(LocalServer):
     """The receiver of one repository. On close it waits for the batches being recorded (`finish`), not for the
     idle keep-alive connections exporters hold open."""
 
-    daemon_threads = True
     block_on_close = False
-    allow_reuse_address = True
+    path = PATH
 
     def __init__(self, repo: TrailRepo, host: str, port: int, log: Callable[[str], None] | None = None) -> None:
         self.recorder = OtelRecorder(repo)
-        self.host = host
         self.log = log
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, port), OtlpHandler)
-        self.port = int(self.server_address[1])
-        self.allowed_hosts = _allowed_hosts(host, self.port)
+        super().__init__(host, port, OtlpHandler, any_name=True)
         self.closing = False
         self._busy = 0
         self._idle = threading.Condition()
-
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    @property
-    def url(self) -> str:
-        shown = "127.0.0.1" if self.host in _WILDCARDS else self.host
-        if ":" in shown:
-            shown = f"[{shown}]"
-        return f"http://{shown}:{self.port}{PATH}"
 
     def record(self, spans: list[otel.OtelSpan]) -> RecordResult:
         with self._idle:
@@ -111,15 +89,6 @@ def make_server(
         if e.errno in (98, 48, 10048):
             raise TrailError(f"port {port} is in use: choose another with --port (0 picks a free one)") from None
         raise TrailError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-
-
-def _allowed_hosts(host: str, port: int) -> frozenset[str] | None:
-    """The Host headers a request may carry (a page elsewhere must not post through a rebound DNS name); None when
-    listening on every address, where any name of the machine may be used."""
-    if host in _WILDCARDS:
-        return None
-    names = {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host.lower()}
-    return frozenset(f"{name}:{port}" for name in names) | (frozenset(names) if port == 80 else frozenset())
 
 
 class OtlpHandler(BaseHTTPRequestHandler):
@@ -165,9 +134,8 @@ class OtlpHandler(BaseHTTPRequestHandler):
             self._refuse(Refused(500, f"unexpected error in trail: {type(e).__name__}"), encoding)
 
     def _check_target(self) -> None:
-        allowed = self.server.allowed_hosts
         host = (self.headers.get("Host") or "").strip().lower()
-        if allowed is not None and host not in allowed:
+        if not self.server.answers_to(host):
             raise Refused(421, f"Host {host!r} is not this server; use {self.server.url}")
         if self.path.split("?", 1)[0] != PATH:
             raise Refused(404, f"{self.path} is not here: POST OTLP traces to {PATH}")

@@ -9,14 +9,13 @@ steps and files are 404s. Every answer carries a Content-Security-Policy and `no
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
@@ -25,6 +24,7 @@ import pygit2
 
 from trail.api import History, Session
 from trail.errors import TrailError
+from trail.localhttp import LocalServer
 from trail.repo import TrailRepo
 from trail.store.steps import SESSION_ID_RE
 from trail.tracetree import TraceTree
@@ -33,7 +33,6 @@ from trail.views.term import clean
 
 # Answers that are not HTML pages: even a browser that guessed HTML would run nothing and load nothing.
 _PLAIN_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'"
-_WILDCARDS = ("0.0.0.0", "::", "")
 _CACHED_PAGES = 3  # replay pages kept, by session and tip: a 5,000-step page takes a second to build
 
 
@@ -45,38 +44,15 @@ class BadRequest(Exception):
     """A request trail refuses to look up (a path leaving the tree); the message is shown on the 400 page."""
 
 
-class TrailServer(ThreadingHTTPServer):
+class TrailServer(LocalServer):
     """The web UI's server: one repository, the host names it answers to, and the pages it built lately."""
-
-    daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(self, repo_path: Path, host: str, port: int) -> None:
         self.repo_path = repo_path
-        self.host = host
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.pages: OrderedDict[tuple[Any, ...], html.Page] = OrderedDict()
         self.pages_lock = threading.Lock()
         self.quiet = False
-        super().__init__((host, port), RequestHandler)
-        self.port = int(self.server_address[1])
-        self.allowed_hosts = _allowed_hosts(host, self.port)
-
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    @property
-    def url(self) -> str:
-        shown = "127.0.0.1" if self.host in _WILDCARDS else self.host
-        if ":" in shown:
-            shown = f"[{shown}]"
-        return f"http://{shown}:{self.port}/"
+        super().__init__(host, port, RequestHandler)
 
     def cached(self, key: tuple[Any, ...], make: Callable[[], html.Page]) -> html.Page:
         """The page `key` names, made once while it stays among the last few asked for."""
@@ -102,23 +78,6 @@ def make_server(repo_path: str | os.PathLike[str], host: str = "127.0.0.1", port
         if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
             raise TrailError(f"port {port} is in use: choose another with --port (0 picks a free one)") from None
         raise TrailError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-
-
-def _allowed_hosts(host: str, port: int) -> frozenset[str]:
-    names = {"127.0.0.1", "localhost", "[::1]"}
-    if host in _WILDCARDS:
-        try:
-            names.add(socket.gethostname().lower())
-            names.add(socket.getfqdn().lower())
-            names.update(socket.gethostbyname_ex(socket.gethostname())[2])
-        except OSError:
-            pass
-    else:
-        names.add(f"[{host}]" if ":" in host else host.lower())
-    allowed = {f"{name}:{port}" for name in names}
-    if port == 80:
-        allowed |= names
-    return frozenset(allowed)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -188,8 +147,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._page(html.document(f"{status.phrase} · trail", body), head, status)
 
     def _answer(self, head: bool) -> None:
-        host = (self.headers.get("Host") or "").strip().lower()
-        if host not in self.server.allowed_hosts:
+        if not self.server.answers_to(self.headers.get("Host")):
             # Not a name of this server: a page on another site reaching 127.0.0.1 through DNS rebinding.
             self._send(
                 HTTPStatus.MISDIRECTED_REQUEST,
