@@ -73,6 +73,19 @@ def test_the_walk_through_finds_the_query_that_mailed_closed_accounts(tmp_path: 
     assert [m["role"] for m in line["messages"]] == ["user", "assistant", "tool", "assistant"]
     assert line["messages"][2]["tool_call_id"] == line["messages"][1]["tool_calls"][0]["id"]
 
+    # As OpenTelemetry spans, the run is one trace: the mailer's invoke_agent under the step that started it.
+    spans_file = tmp_path / "spans.json"
+    assert trail("export", planner["session"], "--otlp", str(spans_file), cwd=folder).returncode == 0
+    spans = [
+        sp
+        for rs in json.loads(spans_file.read_text())["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for sp in ss["spans"]
+    ]
+    by_name = {sp["name"]: sp for sp in spans}
+    assert by_name["invoke_agent mailer"]["parentSpanId"] == by_name["execute_tool start_mailer"]["spanId"]
+    assert len({sp["traceId"] for sp in spans}) == 1
+
     # The viewer's page holds the run.
     page = tmp_path / "run.html"
     viewed = trail("view", planner["session"], "-o", str(page), cwd=folder)

@@ -68,6 +68,17 @@ class _SessionExport:
         self.trace_id = trace_id
         self.content = content
         self.spans: list[_Span] = []
+        self._started: dict[str, list[tuple[str, int | None]]] | None = None
+
+    def started_by(self, session_id: str) -> list[tuple[str, int | None]]:
+        """The sessions `session_id` started, with the step that started each: its subagents, and the sessions of
+        processes it started (their description names it as parent). Read from the session list once."""
+        if self._started is None:
+            self._started = {}
+            for info in self.store.scan()[0]:
+                if info.parent is not None:
+                    self._started.setdefault(info.parent[0], []).append((info.id, info.parent[1]))
+        return sorted(self._started.get(session_id, []))
 
     def add(self, session_id: str, parent: str | None) -> _Span:
         steps = self.store.steps(session_id, full=True)
@@ -134,11 +145,7 @@ class _SessionExport:
             else:
                 self._event(root, step)
             root.end = max(root.end, end)
-        for child in self.store.children(session_id):
-            info = self.store.session(child)
-            if info is None or info.parent is None or info.parent[0] != session_id:
-                continue
-            parent_step = info.parent[1]
+        for child, parent_step in self.started_by(session_id):
             child_parent = ids.get(parent_step, root.span_id) if isinstance(parent_step, int) else root.span_id
             child_span = self.add(child, child_parent)
             root.end = max(root.end, child_span.end)
