@@ -432,12 +432,22 @@ class Store:
     # -- sessions ------------------------------------------------------------------------------------------------
 
     def session_ids(self) -> list[str]:
-        return sorted(name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX))
+        """Every session: those with a ref and those rolled into an archive (store/archive.py)."""
+        from trail.store.archive import archived_ids
+
+        ids = {name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX)}
+        ids.update(archived_ids(self))
+        return sorted(ids)
 
     def tip_commit(self, session_id: str) -> str | None:
+        """The session's newest step: its ref's target, or for an archived session the tip its archive names."""
         try:
             target = self.git.references[session_ref(session_id)].target
-        except (KeyError, pygit2.GitError, pygit2.InvalidSpecError, ValueError):
+        except KeyError:
+            from trail.store.archive import archived_tip
+
+            return archived_tip(self, session_id)
+        except (pygit2.GitError, pygit2.InvalidSpecError, ValueError):
             return None
         return str(target) if isinstance(target, pygit2.Oid) else None
 
