@@ -131,3 +131,17 @@ def test_incremental_archive_adds_a_commit_on_top_and_search_takes_in_only_new_s
     assert git("show", f"{ref}:sessions", cwd=repo).split()[::2] == ["a", "b"]
     hits = json.loads(trail("search", "parser", "--json", cwd=repo).stdout)
     assert {h["session"] for h in hits} == {"a", "b"}
+
+
+def test_archive_commits_are_dated_by_the_sessions_they_hold_not_by_when_archiving_ran(repo: Path) -> None:
+    # git walks by date: an archive commit dated "now" would be walked (all its parents sorted in) by the
+    # connectivity check of every push of a new session; dated at its newest session it is never reached.
+    generate(repo, {f"s{i}": (NOW - timedelta(days=60, hours=i), True) for i in range(4)})
+    assert trail("archive", cwd=repo).returncode == 0
+    [ref] = refs(repo, "refs/trail/archive/")
+    for commit in git("rev-list", "--min-parents=2", ref, cwd=repo).split():
+        parents = git("show", "-s", "--format=%P", commit, cwd=repo).split()
+        dates = git("show", "-s", "--format=%ct", *parents, cwd=repo).split()
+        assert int(git("show", "-s", "--format=%ct", commit, cwd=repo)) == max(map(int, dates))
+        assert int(max(dates)) < (NOW - timedelta(days=59)).timestamp()
+    assert (repo / ".git" / "objects" / "info" / "commit-graphs").is_dir()  # a commit-graph layer was written

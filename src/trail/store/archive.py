@@ -17,6 +17,7 @@ import contextlib
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -292,10 +293,18 @@ def write_archive(
     builder.insert(INDEX_BLOB, blob, pygit2.enums.FileMode.BLOB)
     tree = builder.write()
     name, email = store.identity
-    signature = pygit2.Signature(name, email)
+    # Oldest tips first, and each commit dated at the newest tip it adds (never before the commit it extends): git
+    # walks history by date, and an archive commit dated "now" would be visited, its hundreds of parents sorted in,
+    # by every push's connectivity check (receive-pack's `rev-list --not --all`), before the new steps it is pushed
+    # with. Dated in the past it is never reached from a new session.
+    when = {t: git[t].peel(pygit2.Commit).commit_time for t in new_tips}
+    ordered = sorted(new_tips, key=lambda t: (when[t], t))
     top = old
-    chunks = [new_tips[i : i + PARENTS_PER_COMMIT] for i in range(0, len(new_tips), PARENTS_PER_COMMIT)] or [[]]
+    date = git[old].peel(pygit2.Commit).commit_time if old else 0
+    chunks = [ordered[i : i + PARENTS_PER_COMMIT] for i in range(0, len(ordered), PARENTS_PER_COMMIT)] or [[]]
     for chunk in chunks:
+        date = max([date, *(when[t] for t in chunk)]) or int(time.time())
+        signature = pygit2.Signature(name, email, date, 0)
         parents = ([pygit2.Oid(hex=top)] if top else []) + [pygit2.Oid(hex=t) for t in chunk]
         message = (
             f"trail: archive {period} ({len(index)} sessions)\n\n"
@@ -325,6 +334,7 @@ def archive(store: Store, older_than: timedelta, now: datetime | None = None, dr
         _delete_session_refs(store, entries)
     if result.count and not dry_run:
         _pack_refs(store)
+        _write_commit_graph(store)
     return result
 
 
@@ -391,6 +401,18 @@ def _update_refs(store: Store, lines: list[str], message: str) -> None:
 def _pack_refs(store: Store) -> None:
     subprocess.run(
         ["git", "pack-refs", "--all"], cwd=store.repo.commondir, env=clean_env(), capture_output=True, check=False
+    )
+
+
+def _write_commit_graph(store: Store) -> None:
+    """A commit-graph layer for what was archived: git then reads commits (a walk from the archives, `git log` of a
+    session) from it instead of inflating each; `--split` adds a small layer rather than rewriting the graph."""
+    subprocess.run(
+        ["git", "commit-graph", "write", "--reachable", "--split", "--no-progress"],
+        cwd=store.repo.commondir,
+        env=clean_env(),
+        capture_output=True,
+        check=False,
     )
 
 
