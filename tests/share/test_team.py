@@ -108,3 +108,78 @@ def test_no_op_fetch_push_of_one_session_and_branch_fetches_stay_small(remote: s
     assert trail("archive", cwd=alice).returncode == 0
     assert trail("push", "old-1", cwd=alice).returncode == 0
     assert "refs/trail/sessions/old-1" in git("ls-remote", remote, "refs/trail/sessions/old-1", cwd=alice)
+
+
+def steps_at(repo: Path, tip: str) -> list[bytes]:
+    revs = git("rev-list", tip, cwd=repo).split()
+    return [
+        subprocess.run(["git", "cat-file", "commit", r], cwd=repo, capture_output=True, check=True).stdout for r in revs
+    ]
+
+
+def tips(repo: Path) -> dict[str, str]:
+    return {s["session"]: s["tip"] for s in json.loads(trail("sessions", "--json", cwd=repo).stdout)}
+
+
+def test_archiving_the_remote_keeps_every_step_deletes_its_refs_and_leaks_nothing(remote: str, tmp_path: Path) -> None:
+    alice = alice_with_history(remote, tmp_path)
+    assert trail("push", "--yes", cwd=alice).returncode == 0  # every session as a ref on the remote
+    pushed = tips(alice)
+    before = {sid: steps_at(alice, tip) for sid, tip in pushed.items()}
+    generate(alice, {"private-old": (NOW - timedelta(days=90), True)})  # never pushed
+    Recorder(alice, session_id="old-2").note("not pushed yet")  # alice's old-2 is ahead of the remote's
+    done = trail("archive", "--remote", "origin", cwd=alice)
+    assert done.returncode == 0, done.stderr
+    assert "Archived 5 sessions of origin" in done.stdout
+    listed = git("ls-remote", remote, "refs/trail/*", cwd=alice)
+    assert sorted(line.split("/")[-1] for line in listed.splitlines() if "/sessions/" in line) == [
+        "new-0",
+        "new-1",
+        "new-2",
+    ]
+    archives = [line.split("\t")[1] for line in listed.splitlines() if "/archive/" in line]
+    # Only the remote's sessions, at the remote's tips: nothing private rides along.
+    bob = clone(remote, tmp_path / "bob")
+    git("fetch", "-q", "origin", "refs/trail/archive/*:refs/trail/archive/*", cwd=bob)
+    index = "".join(git("show", f"{ref}:sessions", cwd=bob) for ref in archives)
+    assert sorted(line.split(" ")[0] for line in index.splitlines()) == [f"old-{i}" for i in range(5)]
+    assert f"old-2 {pushed['old-2']}" in index and "private-old" not in git("rev-list", "--all", cwd=bob)
+    assert not git("rev-list", "--all", "--grep", "not pushed yet", cwd=bob)
+    # Idempotent.
+    again = trail("archive", "--remote", "origin", cwd=alice)
+    assert "Archived 0 sessions" in again.stdout and git("ls-remote", remote, "refs/trail/*", cwd=alice) == listed
+    # Every step byte-identical, on a clone that fetches by id.
+    carol = clone(remote, tmp_path / "carol")
+    for sid in ("old-0", "old-3"):
+        one = trail("fetch", sid, cwd=carol)
+        assert one.returncode == 0 and "archived" in one.stdout, one.stderr
+        assert steps_at(carol, tips(carol)[sid]) == before[sid]
+    assert trail("fetch", "new-1", cwd=carol).returncode == 0
+    assert steps_at(carol, tips(carol)["new-1"]) == before["new-1"]
+
+
+def test_a_session_ref_that_moves_on_the_remote_while_archiving_is_kept(
+    remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trail.repo import TrailRepo
+    from trail.share import remote_archive
+    from trail.store import archive
+    from trail.store.steps import Store
+
+    alice = alice_with_history(remote, tmp_path)
+    assert trail("push", "--yes", cwd=alice).returncode == 0
+    carol = clone(remote, tmp_path / "carol")
+    assert trail("fetch", "old-4", cwd=carol).returncode == 0
+    chosen = archive.candidates
+
+    def then_carol_pushes(*args: object, **kwargs: object) -> dict[str, dict[str, str]]:
+        found = chosen(*args, **kwargs)  # type: ignore[arg-type]
+        Recorder(carol, session_id="old-4").note("one more, pushed while alice archives")
+        assert trail("push", "old-4", cwd=carol).returncode == 0
+        return found
+
+    monkeypatch.setattr(archive, "candidates", then_carol_pushes)
+    result = remote_archive.archive_remote(Store(TrailRepo.discover(alice)), "origin", timedelta(days=30))
+    assert result.kept == ["old-4"] and sorted(result.deleted) == ["old-0", "old-1", "old-2", "old-3"]
+    carols = git("rev-parse", "refs/trail/sessions/old-4", cwd=carol).strip()
+    assert git("ls-remote", remote, "refs/trail/sessions/old-4", cwd=alice).split()[0] == carols

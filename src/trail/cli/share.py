@@ -94,7 +94,7 @@ def push(ctx: Context, words: tuple[str, ...], yes: bool, dry_run: bool, as_json
             raise TrailError(f"pushing every session ({len(sessions)}) needs --yes when there is no terminal to ask")
         click.confirm(f"Push all {len(sessions)} sessions to {remote}?", abort=True)
     result = do_push(store, remote, chosen)
-    _archive_after_push(ctx, as_json)
+    _archive_after_push(ctx, remote, as_json)
     if as_json:
         echo_json(result.to_json())
     else:
@@ -163,13 +163,19 @@ def fetch(ctx: Context, words: tuple[str, ...], since: str, everything: bool, as
     )
 
 
-def _archive_after_push(ctx: Context, quiet: bool) -> None:
-    """Many session refs make every git command slower: past AUTO_ARCHIVE_REFS, ended sessions are archived."""
-    from trail.store.archive import auto_archive
+def _archive_after_push(ctx: Context, remote: str, quiet: bool) -> None:
+    """Many session refs make every git command slower: past AUTO_ARCHIVE_REFS, ended sessions are archived, here
+    and on the remote (whose count is read from its remote-tracking refs: no extra round trip when it has few)."""
+    from trail.share.remote_archive import archive_remote, tracked_session_refs
+    from trail.store.archive import AUTO_ARCHIVE_REFS, AUTO_OLDER_THAN, auto_archive
 
     archived = auto_archive(ctx.store)
     if archived and not quiet:
         click.echo(f"Archived {archived} ended sessions (`trail archive --undo` turns them back into refs)", err=True)
+    if tracked_session_refs(ctx.store, remote) > AUTO_ARCHIVE_REFS:
+        done = archive_remote(ctx.store, remote, AUTO_OLDER_THAN)
+        if done.count and not quiet:
+            click.echo(f"Archived {done.count} ended sessions of {remote} into its archive refs", err=True)
 
 
 def _index_after(ctx: Context) -> None:

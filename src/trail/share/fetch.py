@@ -71,7 +71,7 @@ def fetch(
             refspecs += [f"+{archive.ARCHIVE_PREFIX}{p}*:{archives}{p}*" for p in months(since)]
     before_archives = archive.refs_under(commondir, archives)
     before = archive.refs_under(commondir, tracking)
-    _git_fetch(store, remote, refspecs, tracking, archives)
+    fetch_refs(store, remote, refspecs, tracking, archives)
     after = archive.refs_under(commondir, tracking)
     staged = {ref[len(tracking) :]: oid for ref, oid in after.items()}
     if session_ids is not None:
@@ -103,7 +103,7 @@ def _from_archives(store: Store, remote: str, missing: list[str], archives: str,
     index = archive.load(store.repo.commondir, store.git)
     unknown = [sid for sid in missing if index.tip(sid) is None]
     if unknown:
-        _git_fetch(store, remote, [f"+{archive.ARCHIVE_PREFIX}*:{archives}*"], None, archives)
+        fetch_refs(store, remote, [f"+{archive.ARCHIVE_PREFIX}*:{archives}*"], None, archives)
         index = archive.load(store.repo.commondir, store.git)
     absent = []
     for sid in missing:
@@ -115,7 +115,7 @@ def _from_archives(store: Store, remote: str, missing: list[str], archives: str,
         raise TrailError(f"{remote} has no session {', '.join(absent)} (neither a ref nor in its archives)")
 
 
-def _git_fetch(store: Store, remote: str, refspecs: list[str], tracking: str | None, archives: str) -> None:
+def fetch_refs(store: Store, remote: str, refspecs: list[str], tracking: str | None, archives: str) -> None:
     """git fetch over protocol v2 (the remote lists only the refs under the refspecs' prefixes), pruning the
     tracking refs of sessions the remote no longer holds as refs (archived there), negotiating from the branches
     and what this remote sent before."""

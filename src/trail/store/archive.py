@@ -266,11 +266,14 @@ def period_of(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m")
 
 
-def candidates(store: Store, older_than: timedelta, now: datetime | None = None) -> dict[str, dict[str, str]]:
-    """Period -> {session id: tip} of the session refs that may be archived: ended, last step before the cutoff."""
+def candidates(
+    store: Store, older_than: timedelta, now: datetime | None = None, tips: dict[str, str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Period -> {session id: tip} of the session refs (or of `tips`: a remote's) that may be archived: ended, last
+    step before the cutoff."""
     cutoff = (now or datetime.now(UTC)) - older_than
     out: dict[str, dict[str, str]] = {}
-    for sid, tip in session_tips(store.repo.commondir).items():
+    for sid, tip in (session_tips(store.repo.commondir) if tips is None else tips).items():
         step = store.read_step(tip)
         if step is None or not step.session.get("ended"):
             continue
@@ -329,7 +332,7 @@ def archive(store: Store, older_than: timedelta, now: datetime | None = None, dr
         new_tips = sorted({tip for sid, tip in entries.items() if existing.get(sid) != tip})
         if new_tips:
             top = write_archive(store, period, old, {**existing, **entries}, new_tips, ARCHIVE_PREFIX)
-            _update_refs(store, [f"update {ref} {top} {old or '0' * 40}"], "trail: archive")
+            update_refs(store, [f"update {ref} {top} {old or '0' * 40}"], "trail: archive")
         # The session refs go last, each only if it is still at the tip just archived.
         _delete_session_refs(store, entries)
     if result.count and not dry_run:
@@ -353,7 +356,7 @@ def undo(store: Store) -> int:
         entries.update(read_index(store.git, oid))
     lines = [f"create {session_ref(sid)} {tip}" for sid, tip in sorted(entries.items()) if sid not in present]
     lines += [f"delete {ref} {oid}" for ref, oid in refs.items()]
-    _update_refs(store, lines, "trail: archive --undo")
+    update_refs(store, lines, "trail: archive --undo")
     _pack_refs(store)
     return len(lines) - len(refs)
 
@@ -373,16 +376,16 @@ def _delete_session_refs(store: Store, entries: dict[str, str]) -> None:
 
     lines = [f"delete {session_ref(sid)} {tip}" for sid, tip in sorted(entries.items())]
     try:
-        _update_refs(store, lines, "trail: archive")
+        update_refs(store, lines, "trail: archive")
     except TrailError:
         # A step was recorded meanwhile in one of them: delete the others, keep the refs that moved.
         still = session_tips(store.repo.commondir)
         lines = [f"delete {session_ref(sid)} {tip}" for sid, tip in sorted(entries.items()) if still.get(sid) == tip]
         if lines:
-            _update_refs(store, lines, "trail: archive")
+            update_refs(store, lines, "trail: archive")
 
 
-def _update_refs(store: Store, lines: list[str], message: str) -> None:
+def update_refs(store: Store, lines: list[str], message: str) -> None:
     """One `git update-ref --stdin` transaction: all of `lines` or none (packed-refs rewritten once)."""
     if not lines:
         return
