@@ -118,7 +118,7 @@ def steps_at(repo: Path, tip: str) -> list[bytes]:
 
 
 def tips(repo: Path) -> dict[str, str]:
-    return {s["session"]: s["tip"] for s in json.loads(trail("sessions", "--json", cwd=repo).stdout)}
+    return {s["session"]: s["tip"] for s in json.loads(trail("sessions", "--archived", "--json", cwd=repo).stdout)}
 
 
 def test_archiving_the_remote_keeps_every_step_deletes_its_refs_and_leaks_nothing(remote: str, tmp_path: Path) -> None:

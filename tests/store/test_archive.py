@@ -71,10 +71,11 @@ def test_archive_keeps_every_step_and_every_address_and_undo_restores_the_refs(r
     listed: dict[str, str] = {}
     for ref in archives:
         for line in git("show", f"{ref}:sessions", cwd=repo).splitlines():
-            sid, tip = line.split(" ")
+            sid, tip = line.split(" ")[:2]
             listed[sid] = tip
     assert listed == {sid: tip for sid, tip in before.items() if sid.startswith("old-0")}
-    found = git("grep", "-h", "^old-003 ", *archives, "--", "sessions", cwd=repo).split(":")[-1].split()
+    grepped = git("grep", "-h", "^old-003 ", *archives, "--", "sessions", cwd=repo)
+    found = grepped[grepped.index("old-003 ") :].split()[:2]
     assert found == ["old-003", before["old-003"]]
     assert every_step(repo, before) == steps_before  # byte-identical, reachable from the archive
     assert subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, capture_output=True).returncode == 0
@@ -88,8 +89,19 @@ def test_archive_keeps_every_step_and_every_address_and_undo_restores_the_refs(r
         shown.returncode == 0
         and json.loads(shown.stdout)["commit"] == git("rev-parse", f"{before['old-003']}~1", cwd=repo).strip()
     )
-    listing = trail("sessions", "--json", cwd=repo)
+    listing = trail("sessions", "--archived", "--json", cwd=repo)
     assert {s["session"] for s in json.loads(listing.stdout)} == set(sessions)
+    # Listed from the archives' index, as the tips describe them; the ref named is the archive that holds it.
+    listed_info = {s["session"]: s for s in json.loads(listing.stdout)}
+    one = json.loads(trail("log", "old-003", "-n", "1", "--json", cwd=repo).stdout)[0]
+    assert listed_info["old-003"]["tip"] == before["old-003"] and listed_info["old-003"]["steps"] == 3
+    assert listed_info["old-003"]["ref"].startswith("refs/trail/archive/") and listed_info["old-003"]["ended"]
+    assert listed_info["old-003"]["updated"] == datetime.fromisoformat(one["time"]).isoformat()
+    default = trail("sessions", "--json", cwd=repo)
+    assert {s["session"] for s in json.loads(default.stdout)} == {"new-0", "new-1", "new-2", "old-open"}
+    assert "12 archived sessions not listed" in trail("sessions", cwd=repo).stderr
+    recent = json.loads(trail("sessions", "--since", "45 days ago", "--json", cwd=repo).stdout)
+    assert {s["session"] for s in recent} == {"new-0", "new-1", "new-2", "old-000"}
     hits = json.loads(trail("search", "parser", "--json", "-n", "100", cwd=repo).stdout)
     assert {h["session"] for h in hits} == set(sessions)
     # Idempotent: nothing more to do, no archive ref moves.
@@ -128,7 +140,7 @@ def test_incremental_archive_adds_a_commit_on_top_and_search_takes_in_only_new_s
     assert trail("archive", "--older-than", "1d", cwd=repo).returncode == 0
     second = refs(repo, "refs/trail/archive/")[ref]
     assert git("rev-parse", f"{second}^1", cwd=repo).strip() == first  # the archive's history grows
-    assert git("show", f"{ref}:sessions", cwd=repo).split()[::2] == ["a", "b"]
+    assert [line.split(" ")[0] for line in git("show", f"{ref}:sessions", cwd=repo).splitlines()] == ["a", "b"]
     hits = json.loads(trail("search", "parser", "--json", cwd=repo).stdout)
     assert {h["session"] for h in hits} == {"a", "b"}
 

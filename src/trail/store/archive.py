@@ -2,8 +2,9 @@
 
 `refs/trail/archive/<YYYY-MM>` points to a chain of archive commits: each has the previous archive commit (if any)
 as first parent and up to PARENTS_PER_COMMIT session tips as the others, so every step stays reachable; its tree
-holds one blob, `sessions`, with a line `<session id> <tip>` per session of that month (sorted by id), readable
-with `git show refs/trail/archive/2026-11:sessions`. Archives fetched from a remote are kept under
+holds one blob, `sessions`, with a line `<session id> <tip> <summary>` per session of that month (sorted by id; the
+summary a JSON object of what `trail sessions` shows, so that listing reads no tip), readable with
+`git show refs/trail/archive/2026-11:sessions`. Archives fetched from a remote are kept under
 `refs/trail/remote-archive/<remote>/<YYYY-MM>` and read the same way. A session ref, when there is one, always wins
 over the archive; the archive only answers for sessions that have none. The invariant of archiving: the archive ref
 moves first (by compare-and-swap), the session refs are deleted last and only if still at the tip archived, so a
@@ -14,6 +15,7 @@ archive refs' targets: a derived file, rebuilt whenever those move.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import threading
@@ -31,7 +33,7 @@ from trail.store.reflist import session_tips
 if TYPE_CHECKING:
     import pygit2
 
-    from trail.store.steps import Store
+    from trail.store.steps import SessionInfo, Store
 
 ARCHIVE_PREFIX = "refs/trail/archive/"
 TRACKING_PREFIX = "refs/trail/remote-archive/"
@@ -113,18 +115,24 @@ def _stamp(commondir: Path) -> tuple[object, ...]:
 # -- the index -----------------------------------------------------------------------------------------------------
 
 
-def parse_index(data: bytes) -> dict[str, str]:
-    """The `sessions` blob: session id -> tip."""
-    out: dict[str, str] = {}
+def parse_lines(data: bytes) -> dict[str, tuple[str, str]]:
+    """The `sessions` blob: session id -> (tip, its summary as a JSON object, or "" in an index written without)."""
+    out: dict[str, tuple[str, str]] = {}
     for line in data.decode("utf-8", "replace").splitlines():
-        sid, _, tip = line.partition(" ")
+        sid, _, rest = line.partition(" ")
+        tip, _, summary = rest.partition(" ")
         if sid and len(tip) in (40, 64):
-            out[sid] = tip
+            out[sid] = (tip, summary)
     return out
 
 
-def read_index(git: pygit2.Repository, commit: str) -> dict[str, str]:
-    """The index an archive commit holds (empty if it holds none)."""
+def parse_index(data: bytes) -> dict[str, str]:
+    """The `sessions` blob: session id -> tip."""
+    return {sid: tip for sid, (tip, _) in parse_lines(data).items()}
+
+
+def read_lines(git: pygit2.Repository, commit: str) -> dict[str, tuple[str, str]]:
+    """The index an archive commit holds, with each session's summary (empty if it holds none)."""
     import pygit2
 
     try:
@@ -132,7 +140,52 @@ def read_index(git: pygit2.Repository, commit: str) -> dict[str, str]:
         blob = tree[INDEX_BLOB]
     except (KeyError, ValueError, pygit2.GitError):
         return {}
-    return parse_index(blob.peel(pygit2.Blob).data)
+    return parse_lines(blob.peel(pygit2.Blob).data)
+
+
+def read_index(git: pygit2.Repository, commit: str) -> dict[str, str]:
+    """The index an archive commit holds (empty if it holds none)."""
+    return {sid: tip for sid, (tip, _) in read_lines(git, commit).items()}
+
+
+def summary_of(store: Store, session_id: str, tip: str) -> str:
+    """The session's summary as one line of JSON (SessionInfo.summary), or "" when its tip is not a readable step."""
+    from trail.store.format import MalformedStep
+    from trail.store.steps import SessionInfo
+
+    try:
+        info = SessionInfo(session_id, store.load(tip, session_id))
+    except (MalformedStep, KeyError, ValueError):
+        return ""
+    return json.dumps(info.summary(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def listed_sessions(store: Store, skip: set[str], since: datetime | None = None) -> list[SessionInfo]:
+    """The archived sessions (not those in `skip`: they have a ref) as their archives' index describes them, read
+    from the index blobs alone; with `since`, only the archives of its month and later."""
+    from trail.store.steps import ListedSession, SessionInfo
+
+    first = period_of(since if since.tzinfo else since.replace(tzinfo=UTC)) if since is not None else ""
+    chosen: dict[str, tuple[str, str, str]] = {}
+    for ref, oid in archive_refs(store.repo.commondir).items():  # this repository's own archives come last, and win
+        if _period(ref) >= first:
+            chosen.update({sid: (tip, summary, ref) for sid, (tip, summary) in read_lines(store.git, oid).items()})
+    out: list[SessionInfo] = []
+    for sid, (tip, summary, ref) in chosen.items():
+        if sid in skip:
+            continue
+        try:
+            data = json.loads(summary) if summary else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            out.append(ListedSession(sid, tip, data, ref, store))
+            continue
+        try:
+            out.append(SessionInfo(sid, store.load(tip, sid), ref))  # an index written without summaries
+        except Exception:  # noqa: BLE001 - an unreadable archived tip is left out of a listing, as a bad ref is
+            continue
+    return out
 
 
 class ArchiveIndex:
@@ -240,6 +293,11 @@ def archived_tip(store: Store, session_id: str) -> str | None:
     return load(store.repo.commondir, store.git).tip(session_id)
 
 
+def archived_where(store: Store, session_id: str) -> str | None:
+    """The archive ref that holds a session with no ref of its own."""
+    return load(store.repo.commondir, store.git).where(session_id)
+
+
 def archived_ids(store: Store) -> Iterable[str]:
     return load(store.repo.commondir, store.git).entries.keys()
 
@@ -291,7 +349,15 @@ def write_archive(
     import pygit2
 
     git = store.git
-    blob = git.create_blob("".join(f"{sid} {index[sid]}\n" for sid in sorted(index)).encode())
+    # Each line `<id> <tip> <summary JSON>`: plain git reads the first two words, `trail sessions` the summary.
+    known = read_lines(git, old) if old else {}
+    lines = []
+    for sid in sorted(index):
+        tip, summary = known.get(sid, ("", ""))
+        if tip != index[sid] or not summary:
+            summary = summary_of(store, sid, index[sid])
+        lines.append(f"{sid} {index[sid]} {summary}".rstrip(" ") + "\n")
+    blob = git.create_blob("".join(lines).encode())
     builder = git.TreeBuilder()
     builder.insert(INDEX_BLOB, blob, pygit2.enums.FileMode.BLOB)
     tree = builder.write()
