@@ -3,8 +3,8 @@
 Each remote is made by a seed repository: sessions of three steps written fast through trail's bulk writer (most of
 them ended weeks or months ago, RECENT of them in the last days), rolled into the archive layout by `trail archive`
 and mirrored into a bare repository (refs packed, git's automatic gc off). On a clone of it we time a no-op `trail
-fetch`, `trail fetch ID` of one session, `trail push` of one new session, and `git fetch origin main` (the
-baseline: git's own work on the same remote). Target: each at 100,000 within 1.5x of its time at 1,000.
+fetch`, `trail fetch ID` of one session, `trail push` of one new session, `trail sessions`, and `git fetch origin
+main` (the baseline: git's own work on the same remote). Target: each at 100,000 within 1.5x of its time at 1,000.
 
     .venv/bin/python bench/team.py                 # 1,000, 10,000 and 100,000 (minutes: generation dominates)
     .venv/bin/python bench/team.py 1000 10000      # the sizes given
@@ -114,6 +114,7 @@ def measure(size: int, base: Path) -> dict[str, float]:
         "`trail fetch ID`": best([run([*TRAIL, "fetch", sid], bob) for sid, _ in theirs]),
         "`trail push` of one new session": best([run([*TRAIL, "push", sid], bob) for sid, _ in mine]),
         "`git fetch origin main`": best([run(["git", "fetch", "-q", "origin", "main"], bob) for _ in range(REPEAT)]),
+        "`trail sessions`": best([run([*TRAIL, "sessions", "--no-pager"], bob) for _ in range(REPEAT)]),
     }
     shutil.rmtree(folder, ignore_errors=True)
     return times

@@ -157,3 +157,25 @@ def test_archive_commits_are_dated_by_the_sessions_they_hold_not_by_when_archivi
         assert int(git("show", "-s", "--format=%ct", commit, cwd=repo)) == max(map(int, dates))
         assert int(max(dates)) < (NOW - timedelta(days=59)).timestamp()
     assert (repo / ".git" / "objects" / "info" / "commit-graphs").is_dir()  # a commit-graph layer was written
+
+
+def test_rm_of_an_archived_session_rewrites_its_archive_without_it(repo: Path) -> None:
+    team_store(repo)
+    before = {r.removeprefix("refs/trail/sessions/"): oid for r, oid in refs(repo, "refs/trail/sessions/").items()}
+    steps_before = every_step(repo, before)
+    assert trail("archive", cwd=repo).returncode == 0
+    removed = trail("rm", "old-003", cwd=repo)
+    assert removed.returncode == 0, removed.stderr
+    listed = {s["session"] for s in json.loads(trail("sessions", "--archived", "--json", cwd=repo).stdout)}
+    assert "old-003" not in listed and "old-004" in listed and len(listed) == 15
+    assert trail("log", "old-003", cwd=repo).returncode != 0
+    # Nothing the archives hold reaches it any more; every other step is as it was.
+    assert before["old-003"] not in git("rev-list", *refs(repo, "refs/trail/"), cwd=repo).split()
+    del before["old-003"], steps_before["old-003"]
+    assert every_step(repo, before) == steps_before
+    # The last session of a month: its archive ref goes.
+    alone = json.loads(trail("sessions", "--archived", "--json", cwd=repo).stdout)
+    month = {s["ref"] for s in alone if s["session"] == "old-011"}.pop()
+    held = [s["session"] for s in alone if s["ref"] == month]
+    assert trail("rm", *held, cwd=repo).returncode == 0
+    assert month not in refs(repo, "refs/trail/archive/")

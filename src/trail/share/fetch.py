@@ -10,10 +10,12 @@ archives land in `refs/trail/remote-archive/<remote>/<YYYY-MM>`, where store/arc
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from trail.errors import TrailError
@@ -98,21 +100,61 @@ def _belongs(sid: str, wanted: str) -> bool:
 
 
 def _from_archives(store: Store, remote: str, missing: list[str], archives: str, result: FetchResult) -> None:
-    """Named sessions the remote holds no ref for: found in its archives (fetched whole: the only place that says
-    which month holds a session), or reported missing."""
+    """Named sessions the remote holds no ref for: found in the index of its archives (their index blobs fetched
+    alone), then each fetched by its tip's id, or reported missing."""
     index = archive.load(store.repo.commondir, store.git)
     unknown = [sid for sid in missing if index.tip(sid) is None]
-    if unknown:
-        fetch_refs(store, remote, [f"+{archive.ARCHIVE_PREFIX}*:{archives}*"], None, archives)
-        index = archive.load(store.repo.commondir, store.git)
+    found = _remote_archive_index(store, remote) if unknown else {}
     absent = []
     for sid in missing:
-        if index.tip(sid) is None:
-            absent.append(sid)
-        else:
+        if index.tip(sid) is not None:
             result.updates.append(RefUpdate(sid, "archived", f"in {index.where(sid)}"))
+        elif sid in found:
+            tip, ref = found[sid]
+            # One commit asked for by id (protocol v2 serves any commit its refs reach): the session's steps only.
+            staged = f"{STAGING}{staging_name(remote)}/{sid}"
+            fetch_refs(store, remote, [f"+{tip}:{staged}"], None, archives)
+            for update in integrate(store, f"{STAGING}{staging_name(remote)}/", remote, names=[sid]).updates:
+                update.detail = update.detail or f"from {remote}'s {ref}"
+                result.updates.append(update)
+        else:
+            absent.append(sid)
     if absent:
         raise TrailError(f"{remote} has no session {', '.join(absent)} (neither a ref nor in its archives)")
+
+
+def _remote_archive_index(store: Store, remote: str) -> dict[str, tuple[str, str]]:
+    """Session id -> (tip, archive ref) from the remote's archive index blobs. The archive commits are fetched at
+    depth 1 into a scratch repository that borrows this one's objects: their trees and index blobs come, the
+    sessions they hold (their other parents) do not, and this repository gets no shallow boundary."""
+    import pygit2
+
+    scratch = store.repo.commondir / "trail" / "archive-scratch"
+    if not (scratch / "HEAD").exists():
+        _git(store, ["init", "-q", "--bare", os.fspath(scratch)])
+        alternates = scratch / "objects" / "info" / "alternates"
+        alternates.write_text(os.fspath((store.repo.commondir / "objects").resolve()) + "\n", encoding="utf-8")
+    url = remote
+    if remote in store.git.remotes.names():
+        url = store.git.remotes[remote].url or remote
+    if "://" not in url and ":" not in url.split("/")[0]:
+        url = os.fspath((Path(store.repo.workdir) / url).resolve())  # a path, relative to the worktree
+    prefix = f"refs/archive/{staging_name(remote)}/"
+    _git(
+        store,
+        ["-C", os.fspath(scratch), "-c", "protocol.version=2", "fetch", "-q", "--depth=1", "--no-tags", "--prune"]
+        + ["--no-write-fetch-head", url, f"+{archive.ARCHIVE_PREFIX}*:{prefix}*"],
+    )
+    repo = pygit2.Repository(os.fspath(scratch))
+    out: dict[str, tuple[str, str]] = {}
+    for name in sorted(r for r in repo.references if r.startswith(prefix)):
+        try:
+            blob = repo.revparse_single(f"{name}:{archive.INDEX_BLOB}").peel(pygit2.Blob)
+        except (KeyError, ValueError, pygit2.GitError):
+            continue
+        ref = archive.ARCHIVE_PREFIX + name[len(prefix) :]
+        out.update({sid: (tip, ref) for sid, tip in archive.parse_index(blob.data).items()})
+    return out
 
 
 def fetch_refs(store: Store, remote: str, refspecs: list[str], tracking: str | None, archives: str) -> None:

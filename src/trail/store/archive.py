@@ -343,14 +343,22 @@ def candidates(
 
 
 def write_archive(
-    store: Store, period: str, old: str | None, index: dict[str, str], new_tips: list[str], prefix: str
+    store: Store,
+    period: str,
+    old: str | None,
+    index: dict[str, str],
+    new_tips: list[str],
+    prefix: str,
+    summaries_from: str | None = None,
 ) -> str:
-    """The archive commits that add `new_tips` on top of `old`, all with `index` as their tree; returns the top."""
+    """The archive commits that add `new_tips` on top of `old`, all with `index` as their tree; returns the top.
+    Summaries already written (in `old`, or `summaries_from`) are reused."""
     import pygit2
 
     git = store.git
     # Each line `<id> <tip> <summary JSON>`: plain git reads the first two words, `trail sessions` the summary.
-    known = read_lines(git, old) if old else {}
+    source = old or summaries_from
+    known = read_lines(git, source) if source else {}
     lines = []
     for sid in sorted(index):
         tip, summary = known.get(sid, ("", ""))
@@ -405,6 +413,38 @@ def archive(store: Store, older_than: timedelta, now: datetime | None = None, dr
         _pack_refs(store)
         _write_commit_graph(store)
     return result
+
+
+def drop(store: Store, session_ids: Iterable[str]) -> list[str]:
+    """Take `session_ids` out of this repository's archives: each archive that holds one is rewritten as a new
+    chain of the sessions left (its old chain would keep the dropped tips reachable), swapped in by
+    compare-and-swap, or deleted when none is left; returns the archive refs rewritten. TrailError, and nothing
+    changed, when one is held by a remote's archive, which trail does not rewrite."""
+    wanted = set(session_ids)
+    commondir = store.repo.commondir
+    theirs = sorted(
+        f"{sid} ({ref})"
+        for ref, oid in refs_under(commondir, TRACKING_PREFIX).items()
+        for sid in wanted & set(read_index(store.git, oid))
+    )
+    if theirs:
+        raise TrailError(
+            f"{', '.join(theirs)}: archived on a remote, which `trail rm` does not rewrite (the next fetch would "
+            "bring it back); delete the remote-archive ref with `git update-ref -d` to forget that remote's archive"
+        )
+    lines = []
+    for ref, old in sorted(refs_under(commondir, ARCHIVE_PREFIX).items()):
+        index = read_index(store.git, old)
+        if not wanted & set(index):
+            continue
+        left = {sid: tip for sid, tip in index.items() if sid not in wanted}
+        if not left:
+            lines.append(f"delete {ref} {old}")
+            continue
+        top = write_archive(store, _period(ref), None, left, sorted(set(left.values())), ARCHIVE_PREFIX, old)
+        lines.append(f"update {ref} {top} {old}")
+    update_refs(store, lines, "trail: rm")
+    return [line.split(" ")[1] for line in lines]
 
 
 def undo(store: Store) -> int:
