@@ -101,7 +101,7 @@ def test_user_errors_exit_1_with_advice(repo: Path, tmp_path: Path) -> None:
 def test_unexpected_errors_exit_3_with_a_log(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import trail.store.steps
 
-    def explode(self: object) -> None:
+    def explode(self: object, *args: object) -> None:
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(trail.store.steps.Store, "scan", explode)

@@ -81,9 +81,12 @@ class History:
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
-    def scan(self) -> tuple[list[Session], list[Problem]]:
-        """Every readable session (most recently active first), and the refs that could not be read."""
-        infos, problems = self.store.scan()
+    def scan(
+        self, archived: bool = True, archived_since: datetime | None = None
+    ) -> tuple[list[Session], list[Problem]]:
+        """Every readable session (most recently active first), and the refs that could not be read; archived
+        sessions all, or with `archived` False those of the months since `archived_since` (store.scan)."""
+        infos, problems = self.store.scan(archived, archived_since)
         return [Session(self, info) for info in infos], problems
 
     def sessions(self, since: datetime | None = None) -> list[Session]:
@@ -93,7 +96,7 @@ class History:
     def session(self, name: str) -> Session:
         """A session by its id, a unique prefix of it, or its handle."""
         sid = resolve_session(self.store, name, self.handles)
-        return Session(self, SessionInfo(sid, self.store.tip(sid)))
+        return Session(self, self.store.info(sid))
 
     def latest(self) -> Session:
         return self.session(self.store.latest_session())
@@ -108,7 +111,8 @@ class History:
             if target.step is not None and target.step.commit == self.store.tip_commit(target.session_id)
             else None
         )
-        session = Session(self, SessionInfo(target.session_id, tip or self.store.tip(target.session_id)))
+        info = self.store.info(target.session_id) if tip is None else SessionInfo(target.session_id, tip)
+        session = Session(self, info)
         return session, target.step
 
     def step(self, address: str) -> Step:

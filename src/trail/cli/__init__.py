@@ -35,6 +35,7 @@ COMMANDS = {
     "reindex": ("trail.cli.search", "reindex"),
     "push": ("trail.cli.share", "push"),
     "fetch": ("trail.cli.share", "fetch"),
+    "archive": ("trail.cli.archive", "archive"),
     "checkout": ("trail.cli.travel", "checkout"),
     "rewind": ("trail.cli.travel", "rewind"),
     "files": ("trail.cli.travel", "files"),

@@ -29,20 +29,34 @@ def _since(value: str | None):  # type: ignore[no-untyped-def]
     metavar="REV",
     help="Only the sessions whose steps produced the changes of commit REV (ended ones too), with those steps.",
 )
+@click.option(
+    "--archived/--no-archived",
+    default=None,
+    help="List every archived session too, or none of them (default: those active since --since, if given).",
+)
 @output_options
 @pass_ctx
 def sessions(
-    ctx: Context, as_json: bool, since: str | None, commit: str | None, color: str | None, no_pager: bool
+    ctx: Context,
+    as_json: bool,
+    since: str | None,
+    commit: str | None,
+    archived: bool | None,
+    color: str | None,
+    no_pager: bool,
 ) -> None:
     """List recorded sessions, most recently active first.
 
     SESSION is the short handle to type in other commands (any unique prefix of the id works too). Refs under
-    refs/trail/sessions/ that are not readable sessions are listed as warnings and skipped.
+    refs/trail/sessions/ that are not readable sessions are listed as warnings and skipped. Sessions rolled into
+    archives (`trail archive`) are listed with --archived, or when --since reaches back to them, from their
+    archives' index (no step is read): the listing costs the same however many sessions were archived.
 
     \b
     Examples:
       trail sessions
       trail sessions --since yesterday --json
+      trail sessions --archived          the archived sessions too
     """
     from trail.views.term import clean
     from trail.views.terminal import format_commit_origins, format_sessions
@@ -58,8 +72,8 @@ def sessions(
             with ctx.terminal(color, no_pager) as term:
                 term.write(format_commit_origins(commit, credits, history.handle, term))
         return
-    found, problems = history.scan()
     moment = _since(since)
+    found, problems = history.scan(bool(archived), moment if archived is None else None)
     if moment is not None:
         found = [s for s in found if s.updated >= moment]
     for problem in problems:
@@ -69,6 +83,13 @@ def sessions(
         return
     with ctx.terminal(color, no_pager) as term:
         term.write(format_sessions(found, term))
+    if archived is None and moment is None:
+        from trail.store.archive import archived_ids
+
+        listed = {s.id for s in found}
+        left = sum(sid not in listed for sid in archived_ids(history.store))
+        if left:
+            click.echo(f"({left} archived sessions not listed: --archived lists them too)", err=True)
 
 
 @click.command()

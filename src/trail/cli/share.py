@@ -94,6 +94,7 @@ def push(ctx: Context, words: tuple[str, ...], yes: bool, dry_run: bool, as_json
             raise TrailError(f"pushing every session ({len(sessions)}) needs --yes when there is no terminal to ask")
         click.confirm(f"Push all {len(sessions)} sessions to {remote}?", abort=True)
     result = do_push(store, remote, chosen)
+    _archive_after_push(ctx, remote, as_json)
     if as_json:
         echo_json(result.to_json())
     else:
@@ -113,10 +114,22 @@ def push(ctx: Context, words: tuple[str, ...], yes: bool, dry_run: bool, as_json
 
 @click.command()
 @click.argument("words", nargs=-1, metavar="[REMOTE] [SESSION]...")
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Also bring the remote's archives of the months since then (its session refs always come).",
+)
+@click.option("--all", "everything", is_flag=True, help="Bring every archive of the remote too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
-def fetch(ctx: Context, words: tuple[str, ...], as_json: bool) -> None:
-    """Fetch sessions from a git remote (default: origin): every session, or the named ones (full ids).
+def fetch(ctx: Context, words: tuple[str, ...], since: str, everything: bool, as_json: bool) -> None:
+    """Fetch sessions from a git remote (default: origin): recent ones, the named ones (full ids), or --all.
+
+    The remote lists only the refs asked for (git protocol v2): its session refs (active and recent sessions) and
+    its archives of the months since --since. A named session comes with its subagents, from the remote's archives
+    when it has no ref there.
 
     New sessions are added and sessions with new steps brought up to date. A session whose history diverged from
     yours is never overwritten: yours stays as it is, the remote's is kept in refs/trail/remotes/<remote>/<id>,
@@ -127,11 +140,14 @@ def fetch(ctx: Context, words: tuple[str, ...], as_json: bool) -> None:
       trail fetch
       trail fetch upstream
       trail fetch origin 5c1d8b3e-7f2a-4c6e-9b1d-0a2b3c4d5e6f
+      trail fetch --since 90d             the remote's archives of the last three months too
+      trail fetch --all                   everything the remote holds
     """
-    from trail.share.remote import fetch as do_fetch
+    from trail.share.fetch import fetch as do_fetch
+    from trail.store.archive import parse_duration
 
     remote, names = _split(ctx, words)
-    result = do_fetch(ctx.store, remote, names or None)
+    result = do_fetch(ctx.store, remote, names or None, since=parse_duration(since), everything=everything)
     _index_after(ctx)
     if as_json:
         echo_json(result.to_json())
@@ -143,7 +159,23 @@ def fetch(ctx: Context, words: tuple[str, ...], as_json: bool) -> None:
         f"Fetched from {remote}: {result.count('new')} new, {result.count('updated')} updated, "
         f"{result.count('same')} unchanged, {result.count('ahead')} ahead here, "
         f"{result.count('diverged')} diverged (kept both)"
+        + (f", {len(result.archives)} archives" if result.archives else "")
     )
+
+
+def _archive_after_push(ctx: Context, remote: str, quiet: bool) -> None:
+    """Many session refs make every git command slower: past AUTO_ARCHIVE_REFS, ended sessions are archived, here
+    and on the remote (whose count is read from its remote-tracking refs: no extra round trip when it has few)."""
+    from trail.share.remote_archive import archive_remote, tracked_session_refs
+    from trail.store.archive import AUTO_ARCHIVE_REFS, AUTO_OLDER_THAN, auto_archive
+
+    archived = auto_archive(ctx.store)
+    if archived and not quiet:
+        click.echo(f"Archived {archived} ended sessions (`trail archive --undo` turns them back into refs)", err=True)
+    if tracked_session_refs(ctx.store, remote) > AUTO_ARCHIVE_REFS:
+        done = archive_remote(ctx.store, remote, AUTO_OLDER_THAN)
+        if done.count and not quiet:
+            click.echo(f"Archived {done.count} ended sessions of {remote} into its archive refs", err=True)
 
 
 def _index_after(ctx: Context) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trail.search.text import fts_query, indexable
+from trail.store.archive import archived_tips
 from trail.store.reflist import session_tips
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ class SearchIndex:
 
     def freshness(self) -> Freshness:
         """What changed since the index was last brought up to date, read from the ref files alone."""
-        tips = session_tips(self.commondir)
+        tips = {**archived_tips(self.commondir), **session_tips(self.commondir)}  # a ref wins over its archive
         indexed = dict(self.db.execute("SELECT id, tip FROM sessions"))
         changed = {sid: tip for sid, tip in tips.items() if indexed.get(sid) != tip}
         return Freshness(changed, set(indexed) - set(tips))

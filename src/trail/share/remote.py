@@ -21,6 +21,7 @@ import pygit2
 from trail.errors import TrailError
 from trail.gitcli import run_git
 from trail.share import stages
+from trail.store import archive
 from trail.store.steps import REF_PREFIX, Store, check_session_id, session_ref
 
 STAGING = "refs/trail/remotes/"
@@ -73,11 +74,12 @@ def with_children(store: Store, session_ids: Iterable[str]) -> list[str]:
 def push(store: Store, remote: str, session_ids: Sequence[str] | None) -> TransferResult:
     """Push the named sessions (with their subagents), or every session when `session_ids` is None."""
     if session_ids is None:
-        refspecs = [f"{REF_PREFIX}*:{REF_PREFIX}*"]
+        refspecs = [f"{REF_PREFIX}*:{REF_PREFIX}*", *archive.push_all_refspecs(store)]
         sessions = store.session_ids()
     else:
         sessions = with_children(store, session_ids)
-        refspecs = [f"{session_ref(s)}:{session_ref(s)}" for s in sessions]
+        # An archived session has no ref: its tip goes under its name (store/archive.py).
+        refspecs = [f"{archive.push_source(store, s)}:{session_ref(s)}" for s in sessions]
     if not refspecs:
         return TransferResult(remote)
     # A push larger than store.maxObjectSize goes in parts first, each below it (share/stages.py).
@@ -120,11 +122,17 @@ def fetch(store: Store, remote: str, session_ids: Sequence[str] | None = None) -
     return integrate(store, staging, remote)
 
 
-def integrate(store: Store, staging: str, remote: str) -> TransferResult:
-    """Take the sessions staged under `staging` into `refs/trail/sessions/` where that loses nothing."""
+def integrate(
+    store: Store, staging: str, remote: str, names: Iterable[str] | None = None, keep: bool = False
+) -> TransferResult:
+    """Take the sessions staged under `staging` into `refs/trail/sessions/` where that loses nothing: all of them,
+    or the sessions `names`. With `keep`, the staged refs stay (remote-tracking refs: share/fetch.py)."""
     git = store.git
     result = TransferResult(remote)
-    staged = sorted(name for name in git.references if name.startswith(staging))
+    if names is None:
+        staged = sorted(name for name in git.references if name.startswith(staging))
+    else:
+        staged = sorted(staging + sid for sid in names)
     for name in staged:
         sid = name[len(staging) :]
         try:
@@ -150,7 +158,7 @@ def integrate(store: Store, staging: str, remote: str) -> TransferResult:
             update = RefUpdate(sid, "diverged", f"kept both: yours as it is, the remote's in {name}")
             keep_staged = True
         result.updates.append(update)
-        if not keep_staged:
+        if not keep_staged and not keep:
             # Only diverged sessions keep a staging ref: the rest is in refs/trail/sessions/ (fewer refs to list).
             git.references.delete(name)
     return result

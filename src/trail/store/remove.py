@@ -81,8 +81,15 @@ def remove(store: Store, removals: Sequence[Removal]) -> None:
     their step index; TrailError (and nothing deleted) if any of them moved meanwhile."""
     if not removals:
         return
-    moves: dict[str, tuple[str | None, str | None]] = {r.session_id: (r.tip, None) for r in removals}
-    if not store.move_refs(moves, "trail: remove session"):
+    from trail.store import archive
+
+    # An archived session is taken out of its archive first (the archive rewritten without it); one that also has
+    # a ref loses that next, so that it cannot come back from either.
+    archived = [r.session_id for r in removals if archive.archived_where(store, r.session_id)]
+    archive.drop(store, archived)
+    refs = [r for r in removals if session_ref(r.session_id) in store.git.references]
+    moves: dict[str, tuple[str | None, str | None]] = {r.session_id: (r.tip, None) for r in refs}
+    if moves and not store.move_refs(moves, "trail: remove session"):
         moved = [r.session_id for r in removals if store.tip_commit(r.session_id) != r.tip]
         raise TrailError(
             f"session {', '.join(moved) or '(unknown)'} changed or was removed while trail was deleting it; nothing "

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -255,6 +255,7 @@ class SessionInfo:
 
     id: str
     tip: Step
+    held_by: str = ""  # the ref that holds its tip when not its own: an archive ref (store/archive.py)
 
     @property
     def steps(self) -> int:
@@ -309,11 +310,26 @@ class SessionInfo:
         found = self.tip.session.get("parent_span_id")
         return found if traceids.is_span_id(found) else None
 
+    @property
+    def ref(self) -> str:
+        """Where git holds the session's tip: its own ref, or the archive ref it was rolled into."""
+        return self.held_by or REF_PREFIX + self.id
+
+    @property
+    def tip_commit(self) -> str:
+        return self.tip.commit
+
+    def summary(self) -> dict[str, Any]:
+        """What a listing shows of the session: kept in an archive's index, so that listing reads no tip."""
+        data = {k: v for k, v in self.to_json().items() if k not in ("session", "ref", "tip")}
+        data["parent_span_id"] = self.parent_span_id
+        return data
+
     def to_json(self) -> dict[str, Any]:
         parent = self.parent
         return {
             "session": self.id,
-            "ref": REF_PREFIX + self.id,
+            "ref": self.ref,
             "agent": self.agent,
             "model": self.model,
             "steps": self.steps,
@@ -321,11 +337,89 @@ class SessionInfo:
             "updated": self.updated.isoformat(),
             "title": self.title,
             "ended": self.ended,
-            "tip": self.tip.commit,
+            "tip": self.tip_commit,
             "parent_session": parent[0] if parent else None,
             "parent_step": parent[1] if parent else None,
             "trace_id": self.trace_id,
         }
+
+
+class ListedSession(SessionInfo):
+    """An archived session as its archive's index describes it (SessionInfo.summary): listed without reading its
+    tip, which is loaded only when asked for."""
+
+    _commit: str
+    _summary: dict[str, Any]
+    _store: Store
+
+    def __init__(self, session_id: str, tip: str, summary: dict[str, Any], held_by: str, store: Store) -> None:
+        object.__setattr__(self, "id", session_id)
+        object.__setattr__(self, "held_by", held_by)
+        object.__setattr__(self, "_commit", tip)
+        object.__setattr__(self, "_summary", summary)
+        object.__setattr__(self, "_store", store)
+
+    @cached_property
+    def tip(self) -> Step:
+        return self._store.load(self._commit, self.id)
+
+    @property
+    def tip_commit(self) -> str:
+        return str(self._commit)
+
+    @property
+    def steps(self) -> int:
+        return _int(self._summary.get("steps")) or 0
+
+    @property
+    def agent(self) -> str | None:
+        return _str(self._summary.get("agent"))
+
+    @property
+    def model(self) -> str | None:
+        return _str(self._summary.get("model"))
+
+    @property
+    def started(self) -> datetime:
+        return _time(self._summary.get("started")) or self.updated
+
+    @property
+    def updated(self) -> datetime:
+        return _time(self._summary.get("updated")) or datetime.fromtimestamp(0, UTC)
+
+    @property
+    def title(self) -> str:
+        return _str(self._summary.get("title")) or ""
+
+    @property
+    def ended(self) -> bool:
+        return bool(self._summary.get("ended"))
+
+    @property
+    def parent(self) -> tuple[str, int | None] | None:
+        parent = self._summary.get("parent_session")
+        return (parent, _int(self._summary.get("parent_step"))) if isinstance(parent, str) else None
+
+    @property
+    def trace_id(self) -> str | None:
+        found = self._summary.get("trace_id")
+        return found if traceids.is_trace_id(found) else None
+
+    @property
+    def parent_span_id(self) -> str | None:
+        found = self._summary.get("parent_span_id")
+        return found if traceids.is_span_id(found) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -432,12 +526,22 @@ class Store:
     # -- sessions ------------------------------------------------------------------------------------------------
 
     def session_ids(self) -> list[str]:
-        return sorted(name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX))
+        """Every session: those with a ref and those rolled into an archive (store/archive.py)."""
+        from trail.store.archive import archived_ids
+
+        ids = {name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX)}
+        ids.update(archived_ids(self))
+        return sorted(ids)
 
     def tip_commit(self, session_id: str) -> str | None:
+        """The session's newest step: its ref's target, or for an archived session the tip its archive names."""
         try:
             target = self.git.references[session_ref(session_id)].target
-        except (KeyError, pygit2.GitError, pygit2.InvalidSpecError, ValueError):
+        except KeyError:
+            from trail.store.archive import archived_tip
+
+            return archived_tip(self, session_id)
+        except (pygit2.GitError, pygit2.InvalidSpecError, ValueError):
             return None
         return str(target) if isinstance(target, pygit2.Oid) else None
 
@@ -455,18 +559,38 @@ class Store:
             step.facts = {**step.facts, "claimed_session": claimed}
         return step
 
+    def info(self, session_id: str) -> SessionInfo:
+        """The session as its newest step describes it, with the archive ref that holds it if it has no ref."""
+        tip = self.tip(session_id)
+        held_by = ""
+        if session_ref(session_id) not in self.git.references:
+            from trail.store.archive import archived_where
+
+            held_by = archived_where(self, session_id) or ""
+        return SessionInfo(session_id, tip, held_by)
+
     def session(self, session_id: str) -> SessionInfo | None:
         """The session, or None when there is none by that id or its ref cannot be read."""
         try:
-            return SessionInfo(session_id, self.tip(session_id))
+            return self.info(session_id)
         except TrailError:
             return None
 
-    def scan(self) -> tuple[list[SessionInfo], list[Problem]]:
-        """Every readable session, most recently active first, and a problem for each ref that is not one."""
+    def scan(
+        self, archived: bool = True, archived_since: datetime | None = None
+    ) -> tuple[list[SessionInfo], list[Problem]]:
+        """Every readable session, most recently active first, and a problem for each ref that is not one.
+
+        Archived sessions come from their archives' index (no tip is read): all of them, or with `archived` False
+        only those of the months since `archived_since` (none without it)."""
         found: list[SessionInfo] = []
         problems: list[Problem] = []
-        for sid in self.session_ids():
+        ids = sorted(name[len(REF_PREFIX) :] for name in self.git.references if name.startswith(REF_PREFIX))
+        if archived or archived_since is not None:
+            from trail.store.archive import listed_sessions
+
+            found += listed_sessions(self, set(ids), None if archived else archived_since)
+        for sid in ids:
             ref = session_ref(sid)
             try:
                 check_session_id(sid)
@@ -488,7 +612,7 @@ class Store:
         return self.scan()[0]
 
     def latest_session(self) -> str:
-        sessions = self.sessions()
+        sessions = self.scan(archived=False)[0] or self.sessions()  # the newest has a ref, unless all are archived
         if not sessions:
             raise StepNotFoundError(
                 "no sessions recorded in this repository yet; record one with the SDK or try `trail demo`"
