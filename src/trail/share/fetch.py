@@ -11,7 +11,6 @@ archives land in `refs/trail/remote-archive/<remote>/<YYYY-MM>`, where store/arc
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trail.errors import TrailError
-from trail.gitcli import clean_env
+from trail.gitcli import run_git
 from trail.share.remote import STAGING, RefUpdate, TransferResult, integrate, staging_name
 from trail.store import archive
 from trail.store.reflist import session_tips
@@ -180,17 +179,4 @@ def fetch_refs(store: Store, remote: str, refspecs: list[str], tracking: str | N
 
 
 def _git(store: Store, args: list[str]) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=store.repo.workdir,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        errors="surrogateescape",
-        stdin=subprocess.DEVNULL,
-    )
-    if done.returncode != 0:
-        raise TrailError(
-            f"git {args[0] if args[0] != '-c' else args[2]} failed: {(done.stderr or done.stdout).strip()}"
-        )
-    return done.stdout
+    return run_git(args, store.repo.workdir)

@@ -178,20 +178,9 @@ def share_by_default(store: Store, remote: str) -> bool:
 
 
 def _git_transfer(store: Store, args: list[str], allow_rejected: bool = False) -> str:
-    import subprocess
+    from trail.gitcli import git_error, git_process
 
-    from trail.gitcli import clean_env
-
-    done = subprocess.run(
-        ["git", *args],
-        cwd=store.repo.workdir,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        errors="surrogateescape",
-        stdin=subprocess.DEVNULL,
-    )
+    done = git_process(args, store.repo.workdir)
     if done.returncode != 0 and not (allow_rejected and "[rejected]" in done.stdout + done.stderr):
-        detail = (done.stderr or done.stdout).strip()
-        raise TrailError(f"git {args[0]} failed: {detail}")
+        raise git_error(args, done)
     return done.stdout

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from trail.errors import TrailError
-from trail.gitcli import clean_env
+from trail.gitcli import git_process
 from trail.share.fetch import fetch_refs
 from trail.share.remote import STAGING, staging_name
 from trail.store import archive
@@ -120,12 +120,4 @@ def _delete(store: Store, remote: str, archived: dict[str, str]) -> tuple[list[s
 
 
 def _git(store: Store, args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args],
-        cwd=store.repo.workdir,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        errors="surrogateescape",
-        stdin=subprocess.DEVNULL,
-    )
+    return git_process(args, store.repo.workdir)

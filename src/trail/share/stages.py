@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Sequence
 
 from trail.errors import TrailError
-from trail.gitcli import clean_env
+from trail.gitcli import run_git
 from trail.store.attachments import is_side_commit
 from trail.store.steps import Store
 
@@ -114,17 +113,5 @@ def _remote_commits(store: Store, remote: str) -> list[str]:
     return sorted(oid for oid in found if len(oid) == 40 and store.git.odb.exists(oid))
 
 
-def _git(store: Store, args: list[str], stdin: str = "") -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=store.repo.workdir,
-        env=clean_env(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        errors="surrogateescape",
-    )
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip()
-        raise TrailError(f"git {args[0]} failed: {detail}")
-    return done.stdout
+def _git(store: Store, args: list[str], stdin: str | None = None) -> str:
+    return run_git(args, store.repo.workdir, stdin)
