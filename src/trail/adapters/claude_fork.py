@@ -18,7 +18,7 @@ from typing import Any
 from trail import events as ev
 from trail.adapters.claude_import import claude_projects_dir
 from trail.adapters.claude_transcript import Line, iter_lines
-from trail.adapters.fork_files import output_text, stamp
+from trail.adapters.fork_files import output_text, stamp, start_values
 from trail.store.steps import Step
 
 MAX_DIR_NAME = 200  # Claude Code cuts longer project folder names there and adds a hash of the path
@@ -88,16 +88,7 @@ def find_transcript(session_id: str, steps: Sequence[Step]) -> Path | None:
     """The session's own transcript, if it is still on this machine: the file its steps name (the import's source,
     the hooks' transcript_path), else `<projects>/*/<id>.jsonl`. A file is taken only if its lines say they belong to
     this session, so a path in a fetched session's steps cannot make trail copy some other file."""
-    named: list[Path] = []
-    for step in steps[:50]:
-        if step.kind != ev.SESSION_START:
-            continue
-        payload = step.event.payload
-        hook = payload.get("hook")
-        hook = hook if isinstance(hook, dict) else {}
-        for value in (payload.get("imported_from"), hook.get("transcript_path")):
-            if isinstance(value, str) and value:
-                named.append(Path(value))
+    named = [Path(value) for value in start_values(steps, "imported_from", "hook.transcript_path")]
     projects = claude_projects_dir()
     if projects.is_dir():
         named += sorted(projects.glob(f"*/{glob_escape(session_id)}.jsonl"))

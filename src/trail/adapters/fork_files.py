@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trail import events as ev
+
 
 def write_new_private(path: Path, lines: Sequence[bytes]) -> None:
     """Write a new session file, readable by its owner only; an existing file is never overwritten."""
@@ -31,3 +33,19 @@ def output_text(value: Any) -> str:
     if isinstance(value, dict) and isinstance(value.get("stdout"), str):
         return value["stdout"] + (("\n" + value["stderr"]) if value.get("stderr") else "")
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def start_values(steps: Sequence[Any], *names: str) -> list[str]:
+    """The non-empty strings the session's start steps (among its first 50) give for `names`, in order: a payload
+    field (`cwd`), or one of the hook payload the step kept (`hook.cwd`)."""
+    found: list[str] = []
+    for step in steps[:50]:
+        if step.kind != ev.SESSION_START:
+            continue
+        payload = step.event.payload
+        hook = payload.get("hook") if isinstance(payload.get("hook"), dict) else {}
+        for name in names:
+            value = hook.get(name[5:]) if name.startswith("hook.") else payload.get(name)
+            if isinstance(value, str) and value:
+                found.append(value)
+    return found

@@ -115,6 +115,7 @@ def resume(ctx: Context, step: str, directory: str | None, agent: str | None) ->
       trail resume 3f2a9b1c@40 ../try-again
       trail resume @7 --agent codex
     """
+    from trail.cli.travel import warn_about_tree
     from trail.timetravel.resume import resume as fork_session
     from trail.views.term import clean
 
@@ -122,13 +123,7 @@ def resume(ctx: Context, step: str, directory: str | None, agent: str | None) ->
     found = history.step(step)
     fork = fork_session(history, found, agent, directory)
     address = f"{history.handle(found.session_id)}@{found.n}"
-    if found.tree_source:
-        click.echo(
-            f"warning: this step's tree is not the code of that moment: {clean(found.tree_source, True)}", err=True
-        )
-    for item in found.omitted:
-        why = clean(item.reason, True) if item.reason else "over the size limit"
-        click.echo(f"note: {clean(item.path, True)} ({item.size} bytes) is not in this step: {why}", err=True)
+    warn_about_tree(found)
     if fork.last_step != found.n:
         click.echo(f"note: the conversation ends at step {fork.last_step}, the last before {found.n} it has", err=True)
     if fork.dropped_calls:

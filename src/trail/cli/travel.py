@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from trail.cli.context import Context, pass_ctx
+
+if TYPE_CHECKING:
+    from trail.store.steps import Step
 
 
 @click.command()
@@ -24,10 +29,18 @@ def checkout(ctx: Context, step: str, directory: str | None) -> None:
       trail checkout 3f2a9b1c@12 /tmp/s12  step 12 of a session, in /tmp/s12
     """
     from trail.timetravel.checkout import checkout_step
-    from trail.views.term import clean
 
     found = ctx.history.step(step)
     path = checkout_step(ctx.repo, found, directory)
+    warn_about_tree(found)
+    click.echo(str(path))
+
+
+def warn_about_tree(found: Step) -> None:
+    """Say on stderr what a step's tree does not hold: the code of that moment (an imported step), or files it
+    left out."""
+    from trail.views.term import clean
+
     if found.tree_source:
         click.echo(
             f"warning: this step's tree is not the code of that moment: {clean(found.tree_source, True)}", err=True
@@ -35,7 +48,6 @@ def checkout(ctx: Context, step: str, directory: str | None) -> None:
     for item in found.omitted:
         why = clean(item.reason, True) if item.reason else "over the size limit"
         click.echo(f"note: {clean(item.path, True)} ({item.size} bytes) is not in this step: {why}", err=True)
-    click.echo(str(path))
 
 
 @click.command()

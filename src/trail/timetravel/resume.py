@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trail import events as ev
 from trail.adapters import claude_fork, codex_fork
-from trail.adapters.fork_files import write_new_private
+from trail.adapters.fork_files import start_values, write_new_private
 from trail.api import History
 from trail.capture.keep import private_dir, write_private
 from trail.capture.writer import fork_record
@@ -161,16 +161,7 @@ def _record_fork(history: History, step: Step, agent: str, new_id: str, worktree
 
 def _started_in(steps: list[Step]) -> str | None:
     """The folder the session's agent ran in, as its first steps say (the hook's cwd, or the transcript's)."""
-    for step in steps[:50]:
-        if step.kind != ev.SESSION_START:
-            continue
-        payload = step.event.payload
-        hook = payload.get("hook")
-        hook = hook if isinstance(hook, dict) else {}
-        for value in (hook.get("cwd"), payload.get("cwd")):
-            if isinstance(value, str) and value:
-                return value
-    return None
+    return next(iter(start_values(steps, "hook.cwd", "cwd")), None)
 
 
 def _cwd_mapping(steps: list[Step], worktree: Path) -> Callable[[str], str]:
